@@ -1,0 +1,82 @@
+# berth build.  `make` builds into build/, `make SAN=1` builds an
+# ASan+UBSan tree into build/asan/, `make check` runs the whole test suite
+# against both, `make install` copies the binaries to $(PREFIX)/bin.
+
+PREFIX ?= /usr/local
+CC ?= gcc
+SAN ?= 0
+VERSION := 0.1.0
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+ifeq ($(SAN),1)
+BUILD ?= build/asan
+OPT := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SANLD := -fsanitize=address,undefined
+else
+BUILD ?= build
+OPT := -O2 -D_FORTIFY_SOURCE=3
+SANLD :=
+endif
+
+PKGS := jansson libseccomp libcap
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+
+CFLAGS := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
+	-fstack-protector-strong -fPIE -fno-strict-aliasing \
+	-D_GNU_SOURCE -DBERTH_VERSION='"$(VERSION)"' -DBERTH_COMMIT='"$(COMMIT)"' \
+	-Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD) $(EXTRA_LDFLAGS)
+
+COMMON_SRC := $(wildcard src/common/*.c)
+RUNTIME_SRC := $(wildcard src/runtime/*.c)
+RUNTIME_CLI_SRC := $(wildcard src/cli/runtime/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+COMMON_LIB := $(BUILD)/libberth-common.a
+RUNTIME_LIB := $(BUILD)/libberth-runtime.a
+BINS := $(BUILD)/berth-runtime
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# Test helpers run inside containers, so they are static and unsanitized.
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRC))
+
+all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(RUNTIME_LIB): $(call obj,$(RUNTIME_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/berth-runtime: $(call obj,$(RUNTIME_CLI_SRC)) $(RUNTIME_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(RUNTIME_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+install: all
+	install -D -m 0755 $(BUILD)/berth-runtime $(DESTDIR)$(PREFIX)/bin/berth-runtime
+
+check: all
+	$(MAKE) SAN=1 all
+	tests/run
+
+clean:
+	rm -rf build
+
+.PHONY: all install check clean
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

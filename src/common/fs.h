@@ -1,0 +1,34 @@
+/* File and directory helpers shared by all berth components. */
+#ifndef BERTH_FS_H
+#define BERTH_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+/* Read at most MAX bytes of PATH into a NUL-terminated heap buffer;
+ * fail with EFBIG if the file is larger. */
+int berth_read_file (const char *path, size_t max, char **out, size_t *len, berth_err *err);
+int berth_read_file_at (int dirfd, const char *path, size_t max, char **out, size_t *len, berth_err *err);
+
+/* Write (truncate) an existing or new file. */
+int berth_write_file (const char *path, const char *data, size_t len, berth_err *err);
+int berth_write_file_at (int dirfd, const char *name, const char *data, size_t len, berth_err *err);
+
+/* Write to PATH.tmp, fsync, rename over PATH, fsync the folder: readers see
+ * the old or the new content, never a torn one, even after a crash. */
+int berth_write_file_atomic (const char *path, const char *data, size_t len, mode_t mode, berth_err *err);
+
+/* mkdir -p; existing folders are fine. */
+int berth_mkdir_p (const char *path, mode_t mode, berth_err *err);
+
+/* rm -rf that stays on PATH's file system and never follows symlinks. */
+int berth_rm_rf (const char *path);
+
+/* Write all of BUF, retrying on EINTR and short writes.  Returns 0 or -errno. */
+int berth_write_all (int fd, const void *buf, size_t len);
+/* Read exactly LEN bytes unless EOF comes first; returns bytes read or -errno. */
+ssize_t berth_read_all (int fd, void *buf, size_t len);
+
+#endif
