@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,8 @@ int berth_write_file (const char *path, const char *data, size_t len, berth_err 
   return berth_write_file_at (AT_FDCWD, path, data, len, err);
 }
 
-int berth_write_file_atomic (const char *path, const char *data, size_t len, mode_t mode, berth_err *err)
+static int write_and_rename (const char *path, const char *data, size_t len, mode_t mode, bool durable,
+                             berth_err *err)
 {
   cleanup_free char *tmp = NULL;
   if (asprintf (&tmp, "%s.tmp.%d", path, (int) getpid ()) < 0)
@@ -113,7 +115,7 @@ int berth_write_file_atomic (const char *path, const char *data, size_t len, mod
   if (fd < 0)
     return berth_fail_errno (err, "create `%s`", tmp);
   int r = berth_write_all (fd, data, len);
-  if (r == 0 && fsync (fd) < 0)
+  if (r == 0 && durable && fsync (fd) < 0)
     r = -errno;
   if (r < 0)
     {
@@ -126,11 +128,23 @@ int berth_write_file_atomic (const char *path, const char *data, size_t len, mod
       unlink (tmp);
       return berth_fail (err, e, "rename `%s`", path);
     }
+  if (!durable)
+    return 0;
   cleanup_free char *dir = strdup (path);
   cleanup_close int dfd = dir ? open (dirname (dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   if (dfd >= 0)
     (void) fsync (dfd);
   return 0;
+}
+
+int berth_write_file_atomic (const char *path, const char *data, size_t len, mode_t mode, berth_err *err)
+{
+  return write_and_rename (path, data, len, mode, true, err);
+}
+
+int berth_write_file_replace (const char *path, const char *data, size_t len, mode_t mode, berth_err *err)
+{
+  return write_and_rename (path, data, len, mode, false, err);
 }
 
 int berth_mkdir_p (const char *path, mode_t mode, berth_err *err)

@@ -20,6 +20,11 @@ int berth_write_file_at (int dirfd, const char *name, const char *data, size_t l
  * the old or the new content, never a torn one, even after a crash. */
 int berth_write_file_atomic (const char *path, const char *data, size_t len, mode_t mode, berth_err *err);
 
+/* The same temp-file-and-rename without the fsyncs: for state that lives
+ * on tmpfs (/run) and is meant to vanish with a reboot, where readers need
+ * atomicity but durability would only cost time. */
+int berth_write_file_replace (const char *path, const char *data, size_t len, mode_t mode, berth_err *err);
+
 /* mkdir -p; existing folders are fine. */
 int berth_mkdir_p (const char *path, mode_t mode, berth_err *err);
 

@@ -136,3 +136,11 @@ int berth_json_write_file (const char *path, json_t *j, berth_err *err)
     return berth_fail (err, ENOMEM, "serialize %s", path);
   return berth_write_file_atomic (path, s, strlen (s), 0600, err);
 }
+
+int berth_json_replace_file (const char *path, json_t *j, berth_err *err)
+{
+  cleanup_free char *s = json_dumps (j, JSON_COMPACT);
+  if (s == NULL)
+    return berth_fail (err, ENOMEM, "serialize %s", path);
+  return berth_write_file_replace (path, s, strlen (s), 0600, err);
+}

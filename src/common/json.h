@@ -40,5 +40,7 @@ int berth_json_strv (json_t *arr, char ***out, const char *where, berth_err *err
 
 /* Serialize and write atomically (temp file, fsync, rename). */
 int berth_json_write_file (const char *path, json_t *j, berth_err *err);
+/* The same without fsync, for volatile state under /run. */
+int berth_json_replace_file (const char *path, json_t *j, berth_err *err);
 
 #endif

@@ -95,6 +95,19 @@ void berth_log (enum berth_log_level level, const char *fmt, ...)
   else
     {
       char *line = NULL;
+      if (level == BERTH_LOG_DEBUG)
+        {
+          /* Debug lines carry a monotonic timestamp: they are how set-up
+           * latency is profiled. */
+          struct timespec ts;
+          clock_gettime (CLOCK_MONOTONIC, &ts);
+          char *stamped = NULL;
+          if (asprintf (&stamped, "[%ld.%06ld pid %d] %s", (long) ts.tv_sec, ts.tv_nsec / 1000, (int) getpid (), msg) >= 0)
+            {
+              free (msg);
+              msg = stamped;
+            }
+        }
       int n = level == BERTH_LOG_ERROR
                   ? asprintf (&line, "%s: %s\n", log_progname, msg)
                   : asprintf (&line, "%s: %s: %s\n", log_progname, level_names[level], msg);

@@ -34,7 +34,7 @@ int container_write_pid_file (const char *path, pid_t pid, berth_err *err)
 {
   char buf[32];
   int n = snprintf (buf, sizeof buf, "%d", (int) pid);
-  if (berth_write_file_atomic (path, buf, (size_t) n, 0644, err) < 0)
+  if (berth_write_file_replace (path, buf, (size_t) n, 0644, err) < 0)
     return berth_error_prefix (err, "pid file");
   return 0;
 }
@@ -115,6 +115,7 @@ int container_start_state (struct container_state *st, berth_err *err)
   if (read_fifo (st, fifo, err) < 0)
     return -EINVAL;
   unlink (fifo);
+  berth_debug ("started");
   json_t *config = state_config (st, err);
   if (config == NULL)
     return -EINVAL;
@@ -229,6 +230,7 @@ int container_kill_and_wait (struct container_state *st, berth_err *err)
 
 int container_destroy (struct container_state *st, berth_err *err)
 {
+  berth_debug ("destroying");
   cleanup_cgroup struct cgroup_manager *m = NULL;
   int ret = 0;
   if (st->cgroup_path && load_manager (st, &m, err) == 0 && cgroup_destroy (m, err) < 0)

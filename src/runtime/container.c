@@ -184,7 +184,7 @@ static int make_state_dir (struct create_ctx *c, berth_err *err)
   cleanup_free char *cfg = NULL, *fifo = NULL;
   if (asprintf (&cfg, "%s/config.json", c->state_dir) < 0 || asprintf (&fifo, "%s/exec.fifo", c->state_dir) < 0)
     return berth_fail (err, ENOMEM, "state");
-  if (berth_json_write_file (cfg, c->config, err) < 0)
+  if (berth_json_replace_file (cfg, c->config, err) < 0)
     return -EIO;
   /* 0622: the init opens it for writing after switching to the container
    * user; umask must not take the write bits away. */
@@ -284,8 +284,10 @@ static int init_rootfs (struct create_ctx *c, struct rootfs_ctx *rc, berth_err *
   *rc = (struct rootfs_ctx){ .config = c->config, .bundle = c->bundle, .rootfs = c->rootfs,
                              .cgroup = c->cgroup, .cgroupns = c->ns.new_cgroupns || c->ns.has[NS_CGROUP],
                              .userns = c->ns.has[NS_USER], .netns = c->ns.has[NS_NET], .no_pivot = c->o->no_pivot };
+  berth_debug ("init: namespaces entered");
   if (own_mountns && rootfs_prepare (rc, err) < 0)
     return -EINVAL;
+  berth_debug ("init: mounts done");
   if (init_hooks_round_trip (c, err) < 0)
     return -EINVAL;
   cleanup_json json_t *st = hook_state (c, "creating", getpid ());
@@ -293,6 +295,7 @@ static int init_rootfs (struct create_ctx *c, struct rootfs_ctx *rc, berth_err *
     return -EINVAL;
   if (own_mountns && rootfs_pivot (rc, err) < 0)
     return -EINVAL;
+  berth_debug ("init: pivoted");
   return 0;
 }
 
@@ -340,6 +343,7 @@ static void __attribute__ ((noreturn)) init_main (struct create_ctx *c)
   int keep[] = { c->sync_child, c->fifo_fd, berth_log_fd (), -1 };
   if (process_close_fds (&c->proc, keep, &err) < 0 || process_drop_privileges (&c->proc, &err) < 0)
     sync_child_fail (c->sync_child, &err);
+  berth_debug ("init: ready");
   /* The creator goes away after READY; we must outlive it. */
   prctl (PR_SET_PDEATHSIG, 0);
   sync_send (c->sync_child, SYNC_READY, NULL, -1);
@@ -397,15 +401,18 @@ static json_t *resources_with_default_devices (json_t *config)
 
 static int parent_setup_child (struct create_ctx *c, berth_err *err)
 {
+  berth_debug ("cloned init %d", (int) c->pid);
   if (ns_write_id_maps (&c->ns, c->pid, err) < 0)
     return -EINVAL;
   if (cgroup_create (c->cgroup, c->pid, err) < 0)
     return berth_error_prefix (err, "cgroup");
+  berth_debug ("cgroup created");
   cleanup_json json_t *res = resources_with_default_devices (c->config);
   if (res == NULL)
     return berth_fail (err, ENOMEM, "resources");
   if (cgroup_apply_resources (c->cgroup, res, err) < 0)
     return berth_error_prefix (err, "cgroup");
+  berth_debug ("resources applied");
   if (sync_send (c->sync_parent, SYNC_GO, NULL, -1) < 0)
     return berth_fail_errno (err, "sync with the container");
   return 0;
@@ -470,6 +477,7 @@ static int parent_main (struct create_ctx *c, berth_err *err)
   if (parent_setup_child (c, err) < 0 || parent_run_hooks (c, err) < 0 || parent_receive_terminal (c, err) < 0
       || sync_expect (c->sync_parent, SYNC_READY, &msg, err) < 0)
     return -EINVAL;
+  berth_debug ("init is ready");
   return parent_save_state (c, err);
 }
 

@@ -117,7 +117,7 @@ int state_save (struct container_state *st, berth_err *err)
   cleanup_free char *path = NULL;
   if (j == NULL || asprintf (&path, "%s/state.json", st->dir) < 0)
     return berth_fail (err, ENOMEM, "state");
-  return berth_json_write_file (path, j, err);
+  return berth_json_replace_file (path, j, err);
 }
 
 json_t *state_config (struct container_state *st, berth_err *err)

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Install the Debian 12 packages berth builds, tests and benchmarks with.
+set -e
+PKGS="build-essential pkg-config libjansson-dev libseccomp-dev libcap-dev \
+  busybox-static runc docker.io jq iproute2 procps libclang-rt-14-dev"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq $missing >/dev/null
+fi
