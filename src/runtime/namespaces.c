@@ -218,18 +218,31 @@ static bool ns_differs (pid_t pid, int kind)
 
 int ns_enter_all_of (pid_t pid, const struct ns_plan *p, berth_err *err)
 {
-  /* user first; setns into our own user namespace is EINVAL, so only
-   * namespaces that differ from ours are joined. */
+  /* user first: it grants the rights to join the others.  setns into our
+   * own user namespace is EINVAL, so only namespaces that differ from ours
+   * are joined.  Every fd is opened before the first setns: once in the
+   * container's mount namespace, /proc/<pid> is no longer the host's. */
   static const int order[] = { NS_USER, NS_MOUNT, NS_NET, NS_IPC, NS_UTS, NS_CGROUP, NS_TIME };
-  for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+  enum { N = sizeof order / sizeof order[0] };
+  int fds[N];
+  int ret = 0;
+  for (size_t i = 0; i < N; i++)
     {
+      fds[i] = -1;
       int kind = order[i];
       if (!p->has[kind] || !ns_differs (pid, kind))
         continue;
       char path[64];
       snprintf (path, sizeof path, "/proc/%d/ns/%s", (int) pid, ns_types[kind].proc);
-      if (setns_path (path, ns_types[kind].flag, err) < 0)
-        return -EINVAL;
+      fds[i] = open (path, O_RDONLY | O_CLOEXEC);
+      if (fds[i] < 0 && ret == 0)
+        ret = berth_fail_errno (err, "open namespace `%s`", path);
     }
-  return 0;
+  for (size_t i = 0; i < N && ret == 0; i++)
+    if (fds[i] >= 0 && setns (fds[i], ns_types[order[i]].flag) < 0)
+      ret = berth_fail_errno (err, "join the container's %s namespace", ns_types[order[i]].type);
+  for (size_t i = 0; i < N; i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+  return ret;
 }
