@@ -361,31 +361,16 @@ fail_after_ready:
 
 /* ---- the parent side ---- */
 
-/* The device rules of linux.resources, then what every container needs
- * whatever the config says (runc's allowed list: the default devices, the
- * terminals, mknod of anything), then the config's linux.devices.  Rules
- * apply in order, so a leading "deny all" keeps these. */
-static json_t *resources_with_default_devices (json_t *config)
+/* linux.resources, plus an allow rule for each device of linux.devices
+ * when the config restricts devices: a device the config creates must be
+ * usable.  (cgroup.c appends the devices every container needs.) */
+static json_t *resources_with_config_devices (json_t *config)
 {
-  static const struct { const char *type; int major, minor; const char *access; } defaults[] = {
-    { "c", -1, -1, "m" }, { "b", -1, -1, "m" }, { "c", 1, 3, "rwm" }, { "c", 1, 5, "rwm" },
-    { "c", 1, 7, "rwm" }, { "c", 1, 8, "rwm" }, { "c", 1, 9, "rwm" }, { "c", 5, 0, "rwm" },
-    { "c", 5, 1, "rwm" }, { "c", 5, 2, "rwm" }, { "c", 136, -1, "rwm" }, { "c", 10, 200, "rwm" },
-  };
   json_t *orig = berth_json_path (config, "linux.resources");
   json_t *res = json_is_object (orig) ? json_deep_copy (orig) : json_object ();
   json_t *rules = berth_json_arr (res, "devices");
   if (rules == NULL)
     return res; /* no device rules: the cgroup stays as open as its parent */
-  for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-    {
-      json_t *r = json_pack ("{s:b, s:s, s:s}", "allow", 1, "type", defaults[i].type, "access", defaults[i].access);
-      if (defaults[i].major >= 0)
-        json_object_set_new (r, "major", json_integer (defaults[i].major));
-      if (defaults[i].minor >= 0)
-        json_object_set_new (r, "minor", json_integer (defaults[i].minor));
-      json_array_append_new (rules, r);
-    }
   size_t i;
   json_t *d;
   json_array_foreach (berth_json_path (config, "linux.devices"), i, d)
@@ -407,7 +392,7 @@ static int parent_setup_child (struct create_ctx *c, berth_err *err)
   if (cgroup_create (c->cgroup, c->pid, err) < 0)
     return berth_error_prefix (err, "cgroup");
   berth_debug ("cgroup created");
-  cleanup_json json_t *res = resources_with_default_devices (c->config);
+  cleanup_json json_t *res = resources_with_config_devices (c->config);
   if (res == NULL)
     return berth_fail (err, ENOMEM, "resources");
   if (cgroup_apply_resources (c->cgroup, res, err) < 0)
