@@ -147,23 +147,36 @@ int berth_write_file_replace (const char *path, const char *data, size_t len, mo
   return write_and_rename (path, data, len, mode, false, err);
 }
 
+/* Try the whole path first: in the common case its parent exists and one
+ * mkdir is all it takes; only on ENOENT walk up. */
+static int mkdir_p (char *p, mode_t mode)
+{
+  if (mkdir (p, mode) == 0 || errno == EEXIST)
+    return 0;
+  if (errno != ENOENT)
+    return -errno;
+  char *slash = strrchr (p, '/');
+  if (slash == NULL || slash == p)
+    return -ENOENT;
+  *slash = '\0';
+  int r = mkdir_p (p, mode);
+  *slash = '/';
+  if (r < 0)
+    return r;
+  return mkdir (p, mode) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
 int berth_mkdir_p (const char *path, mode_t mode, berth_err *err)
 {
   cleanup_free char *p = strdup (path);
   if (p == NULL)
     return berth_fail (err, ENOMEM, "mkdir `%s`", path);
-  for (char *s = p + 1;; s++)
-    {
-      if (*s != '/' && *s != '\0')
-        continue;
-      char c = *s;
-      *s = '\0';
-      if (mkdir (p, mode) < 0 && errno != EEXIST)
-        return berth_fail_errno (err, "mkdir `%s`", p);
-      *s = c;
-      if (c == '\0')
-        break;
-    }
+  size_t n = strlen (p);
+  while (n > 1 && p[n - 1] == '/')
+    p[--n] = '\0';
+  int r = mkdir_p (p, mode);
+  if (r < 0)
+    return berth_fail (err, -r, "mkdir `%s`", path);
   return 0;
 }
 
