@@ -212,32 +212,6 @@ static int v2_cpu (const char *dir, json_t *cpu, berth_err *err)
   return r;
 }
 
-static int v2_cpuset (const char *dir, json_t *cpu, berth_err *err)
-{
-  static const char *const keys[][2] = { { "cpus", "cpuset.cpus" }, { "mems", "cpuset.mems" } };
-  for (size_t i = 0; i < 2; i++)
-    {
-      const char *s = NULL;
-      int r = cgroup_json_string (cpu, keys[i][0], &s, CPU, err);
-      if (r < 0)
-        return r;
-      if (r > 0 && *s && (r = cgroup_write (dir, keys[i][1], s, err)) < 0)
-        return r;
-    }
-  return 0;
-}
-
-static int v2_pids (const char *dir, json_t *p, berth_err *err)
-{
-  int64_t limit = 0;
-  int r = cgroup_json_int (p, "limit", &limit, "linux.resources.pids", err);
-  if (r <= 0)
-    return r;
-  char value[32];
-  cgroup_pids_max (limit, value, sizeof value);
-  return cgroup_write (dir, "pids.max", value, err);
-}
-
 /* ------------------------------------------------------------------ */
 /* io                                                                  */
 
@@ -593,9 +567,9 @@ static int v2_apply (struct cgroup_manager *m, const char *dir, const char *cont
   if (strcmp (controller, "cpu") == 0)
     return v2_cpu (dir, section, err);
   if (strcmp (controller, "cpuset") == 0)
-    return v2_cpuset (dir, section, err);
+    return cgroup_write_cpuset (dir, section, err);
   if (strcmp (controller, "pids") == 0)
-    return v2_pids (dir, section, err);
+    return cgroup_write_pids (dir, section, err);
   if (strcmp (controller, "io") == 0)
     return v2_io (dir, section, err);
   if (strcmp (controller, "hugetlb") == 0)

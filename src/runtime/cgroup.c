@@ -568,6 +568,32 @@ void cgroup_pids_max (int64_t limit, char *buf, size_t len)
     snprintf (buf, len, "%" PRId64, limit);
 }
 
+int cgroup_write_cpuset (const char *dir, json_t *cpu, berth_err *err)
+{
+  static const char *const keys[][2] = { { "cpus", "cpuset.cpus" }, { "mems", "cpuset.mems" } };
+  for (size_t i = 0; i < 2; i++)
+    {
+      const char *s = NULL;
+      int r = cgroup_json_string (cpu, keys[i][0], &s, "linux.resources.cpu", err);
+      if (r < 0)
+        return r;
+      if (r > 0 && *s && (r = cgroup_write (dir, keys[i][1], s, err)) < 0)
+        return r;
+    }
+  return 0;
+}
+
+int cgroup_write_pids (const char *dir, json_t *p, berth_err *err)
+{
+  int64_t limit = 0;
+  int r = cgroup_json_int (p, "limit", &limit, "linux.resources.pids", err);
+  if (r <= 0)
+    return r;
+  char value[32];
+  cgroup_pids_max (limit, value, sizeof value);
+  return cgroup_write (dir, "pids.max", value, err);
+}
+
 /* ------------------------------------------------------------------ */
 /* device rules                                                        */
 
