@@ -89,6 +89,11 @@ int cgroup_destroy (struct cgroup_manager *m, berth_err *err);
 int cgroup_mount_in_container (struct cgroup_manager *m, int target_fd, unsigned long mount_flags,
                                bool cgroupns, berth_err *err);
 
+/* Start a no-op cgroup migration in a detached process, so that the
+ * kernel's RCU grace period for cgroup migrations runs while the caller
+ * does other work (see cgroup-prewarm.c).  Never fails. */
+void cgroup_prewarm_async (void);
+
 /* Resource statistics, for `berth-runtime events --stats`-like consumers:
  * {"memory":{"usage":N,"limit":N},"pids":{"current":N},"cpu":{"usage_ns":N}} */
 int cgroup_stats (struct cgroup_manager *m, json_t **stats, berth_err *err);

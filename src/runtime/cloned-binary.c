@@ -45,6 +45,12 @@ static int copy_to_memfd (int src, berth_err *err)
   return take_fd (&memfd);
 }
 
+bool berth_is_cloned_binary (void)
+{
+  cleanup_close int self = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  return self >= 0 && is_sealed_copy (self);
+}
+
 int berth_ensure_cloned_binary (char **argv, berth_err *err)
 {
   cleanup_close int self = open ("/proc/self/exe", O_RDONLY | O_CLOEXEC);

@@ -59,6 +59,7 @@ struct create_ctx
   pid_t pid;
   bool created_dir;
   bool foreground;    /* run without -d: we wait for the container */
+  bool in_cgroup;     /* init: the parent said GO */
 };
 
 static void create_ctx_free (struct create_ctx *c)
@@ -253,19 +254,35 @@ static int init_write_sysctl (struct create_ctx *c, berth_err *err)
 static int init_enter_namespaces (struct create_ctx *c, berth_err *err)
 {
   struct sync_msg msg;
-  if (sync_expect (c->sync_child, SYNC_GO, &msg, err) < 0)
-    return -EINVAL;
-  /* In a new user namespace we are the overflow id until we become root
-   * of it; the maps were written before GO. */
-  if ((c->ns.clone_flags & CLONE_NEWUSER) && (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0))
-    return berth_fail_errno (err, "become root in the user namespace (is id 0 mapped?)");
+  /* In a new user namespace we are the overflow id until the maps exist
+   * and we become root of it. */
+  if (c->ns.clone_flags & CLONE_NEWUSER)
+    {
+      if (sync_expect (c->sync_child, SYNC_MAPPED, &msg, err) < 0)
+        return -EINVAL;
+      if (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
+        return berth_fail_errno (err, "become root in the user namespace (is id 0 mapped?)");
+    }
   if (ns_join_paths (&c->ns, err) < 0)
     return -EINVAL;
-  /* Unshared only now that we are in the container's cgroup, so the
-   * namespace's root is that cgroup. */
+  return init_set_names (c, err);
+}
+
+/* Wait until the parent has moved us into our cgroup (it does that while
+ * we make mounts), then make the cgroup namespace, whose root must be
+ * that cgroup.  Idempotent. */
+static int init_join_cgroup (void *opaque, berth_err *err)
+{
+  struct create_ctx *c = opaque;
+  struct sync_msg msg;
+  if (c->in_cgroup)
+    return 0;
+  if (sync_expect (c->sync_child, SYNC_GO, &msg, err) < 0)
+    return -EINVAL;
+  c->in_cgroup = true;
   if (c->ns.new_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
     return berth_fail_errno (err, "create cgroup namespace");
-  return init_set_names (c, err);
+  return 0;
 }
 
 static int init_hooks_round_trip (struct create_ctx *c, berth_err *err)
@@ -283,9 +300,12 @@ static int init_rootfs (struct create_ctx *c, struct rootfs_ctx *rc, berth_err *
   bool own_mountns = (c->ns.clone_flags & CLONE_NEWNS) != 0;
   *rc = (struct rootfs_ctx){ .config = c->config, .bundle = c->bundle, .rootfs = c->rootfs,
                              .cgroup = c->cgroup, .cgroupns = c->ns.new_cgroupns || c->ns.has[NS_CGROUP],
-                             .userns = c->ns.has[NS_USER], .netns = c->ns.has[NS_NET], .no_pivot = c->o->no_pivot };
+                             .userns = c->ns.has[NS_USER], .netns = c->ns.has[NS_NET], .no_pivot = c->o->no_pivot,
+                             .before_cgroup_mount = init_join_cgroup, .opaque = c };
   berth_debug ("init: namespaces entered");
   if (own_mountns && rootfs_prepare (rc, err) < 0)
+    return -EINVAL;
+  if (init_join_cgroup (c, err) < 0)
     return -EINVAL;
   berth_debug ("init: mounts done");
   if (init_hooks_round_trip (c, err) < 0)
@@ -389,6 +409,8 @@ static int parent_setup_child (struct create_ctx *c, berth_err *err)
   berth_debug ("cloned init %d", (int) c->pid);
   if (ns_write_id_maps (&c->ns, c->pid, err) < 0)
     return -EINVAL;
+  if ((c->ns.clone_flags & CLONE_NEWUSER) && sync_send (c->sync_parent, SYNC_MAPPED, NULL, -1) < 0)
+    return berth_fail_errno (err, "sync with the container");
   if (cgroup_create (c->cgroup, c->pid, err) < 0)
     return berth_error_prefix (err, "cgroup");
   berth_debug ("cgroup created");
@@ -504,6 +526,7 @@ static int do_create (struct create_ctx *c, berth_err *err)
   c->sync_child = sv[1];
   if (ns_prepare_parent (&c->ns, err) < 0)
     goto fail;
+  berth_debug ("cloning");
   c->pid = container_clone (c->ns.clone_flags);
   if (c->pid < 0)
     {
@@ -543,9 +566,11 @@ int berth_container_run (struct berth_global *g, struct berth_create_opts *o, be
   if (r >= 0 && c.foreground)
     {
       r = container_wait_forwarding (c.pid, c.master, err);
+      berth_debug ("container exited");
       berth_err derr = NULL;
       if (container_destroy (st, &derr) < 0)
         berth_error_report (&derr);
+      berth_debug ("destroyed");
     }
   else if (r < 0 && st)
     {

@@ -778,6 +778,8 @@ static int mount_cgroup (struct rootfs_ctx *ctx, int rootfd, const struct mount_
 {
   if (ctx->cgroup == NULL)
     return berth_fail (err, 0, "mount `cgroup` on `%s`: no cgroup manager", job->destination);
+  if (ctx->before_cgroup_mount && ctx->before_cgroup_mount (ctx->opaque, err) < 0)
+    return -EINVAL;
   cleanup_close int fd = open_target (rootfd, job, ROOTFS_CREATE_DIR, NULL, err);
   if (fd < 0)
     return fd;

@@ -26,6 +26,11 @@ struct rootfs_ctx
   bool userns;                    /* new user namespace: mknod is impossible, bind-mount devices */
   bool netns;                     /* new network namespace: sysfs can be mounted fresh */
   bool no_pivot;                  /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
+  /* Called before the first "cgroup" mount: the process must be in its
+   * cgroup (and cgroup namespace) by then.  It lets the runtime move the
+   * process into its cgroup while the other mounts are being made. */
+  int (*before_cgroup_mount) (void *opaque, berth_err *err);
+  void *opaque;
 };
 
 /* Step 1, in the container's new mount namespace, before pivot_root:

@@ -78,6 +78,7 @@ json_t *berth_features (void);
  * the file on the host.  Returns 0 when already cloned; does not return on
  * success otherwise. */
 int berth_ensure_cloned_binary (char **argv, berth_err *err);
+bool berth_is_cloned_binary (void);
 
 /* Signal names ("KILL", "SIGKILL") and numbers ("9"); -1 if unknown. */
 int berth_parse_signal (const char *s);

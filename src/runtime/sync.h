@@ -12,7 +12,8 @@
 
 enum sync_type
 {
-  SYNC_GO = 1,          /* parent -> child: maps written, cgroup joined: continue */
+  SYNC_MAPPED = 7,      /* parent -> child: uid/gid maps written */
+  SYNC_GO = 1,          /* parent -> child: in the cgroup, resources applied */
   SYNC_HOOKS = 2,       /* child -> parent: mounts done, run prestart/createRuntime */
   SYNC_HOOKS_DONE = 3,  /* parent -> child: continue to pivot_root */
   SYNC_PTY = 4,         /* child -> parent: the pty master, attached as an fd */

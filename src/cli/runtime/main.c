@@ -1,6 +1,7 @@
 /* berth-runtime: an OCI runtime with runc's command line. */
 #include "cli.h"
 #include "common/log.h"
+#include "runtime/cgroup.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,9 @@ int main (int argc, char **argv)
       if (strcmp (c->name, verb) != 0)
         continue;
       berth_err err = NULL;
+      berth_debug ("%s", verb);
+      if (c->spawns && !berth_is_cloned_binary ())
+        cgroup_prewarm_async ();
       if (c->spawns && berth_ensure_cloned_binary (argv, &err) < 0)
         return cli_fail (&err);
       return c->fn (&g, argc - p.i, argv + p.i);
