@@ -92,10 +92,14 @@ static int run_one (json_t *hook, const char *state_text, const char *where, ber
   if (pid == 0)
     exec_hook (path, args, env, p[0]);
   close (p[0]);
-  /* A hook that does not read its stdin must not block us. */
-  signal (SIGPIPE, SIG_IGN);
+  /* A hook that does not read its stdin must not kill us with SIGPIPE.
+   * The old disposition comes back: this may run in the container's init,
+   * and an ignored SIGPIPE would be inherited by the container process. */
+  struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+  sigaction (SIGPIPE, &ign, &old);
   (void) berth_write_all (p[1], state_text, strlen (state_text));
   close (p[1]);
+  sigaction (SIGPIPE, &old, NULL);
   return wait_hook (pid, timeout, path, err);
 }
 

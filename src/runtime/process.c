@@ -181,15 +181,30 @@ static bool in_keep (int fd, const int *keep)
   return false;
 }
 
+static void close_or_keep (int fd, int first, const int *keep)
+{
+  if (fd < first)
+    fcntl (fd, F_SETFD, 0); /* preserved: must survive exec */
+  else if (in_keep (fd, keep))
+    fcntl (fd, F_SETFD, FD_CLOEXEC);
+  else
+    close (fd);
+}
+
 int process_close_fds (const struct process_plan *p, const int *keep, berth_err *err)
 {
   int first = 3 + p->preserve_fds;
   cleanup_dir DIR *d = opendir ("/proc/self/fd");
   if (d == NULL)
     {
-      /* No /proc: close_range leaves the kept ones alone only if they are
-       * below FIRST, so refuse rather than leak. */
-      return berth_fail_errno (err, "list open fds");
+      /* No /proc in the container: probe every possible fd instead. */
+      long max = sysconf (_SC_OPEN_MAX);
+      if (max < 0 || max > 1 << 20)
+        max = 1 << 20;
+      for (int fd = 3; fd < max; fd++)
+        if (fcntl (fd, F_GETFD) >= 0)
+          close_or_keep (fd, first, keep);
+      return 0;
     }
   struct dirent *de;
   while ((de = readdir (d)) != NULL)
@@ -197,13 +212,9 @@ int process_close_fds (const struct process_plan *p, const int *keep, berth_err 
       int fd = atoi (de->d_name);
       if (de->d_name[0] == '.' || fd < 3 || fd == dirfd (d))
         continue;
-      if (fd < first)
-        fcntl (fd, F_SETFD, 0); /* preserved: must survive exec */
-      else if (in_keep (fd, keep))
-        fcntl (fd, F_SETFD, FD_CLOEXEC);
-      else
-        close (fd);
+      close_or_keep (fd, first, keep);
     }
+  (void) err;
   return 0;
 }
 

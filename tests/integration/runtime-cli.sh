@@ -566,7 +566,7 @@ test_hooks() {
     -j "pre=$(hook_json prestart)" -j "cr=$(hook_json createRuntime)" -j "cc=$(hook_json createContainer)" \
     -j "sc=$(hook_json startContainer)" -j "ps=$(hook_json poststart)" -j "po=$(hook_json poststop)" \
     -x '.hooks = {prestart: [$pre], createRuntime: [$cr], createContainer: [$cc], startContainer: [$sc], poststart: [$ps], poststop: [$po]}' \
-    "$T/b" -- sh -c 'echo started > /shared/started; exec sleep 1000'
+    "$T/b" -- sh -c 'grep SigIgn /proc/self/status > /shared/sigign; echo started > /shared/started; exec sleep 1000'
   local id
   id=$(bid "$T/b")
   capf rt create -b "$T/b" "$id"
@@ -595,6 +595,13 @@ test_hooks() {
   wait_for 10 test -e "$T/shared/started" || fail "process did not start"
   wait_for 10 test -e "$T/marks/poststart.ran" || fail "poststart did not run"
   assert_exists "$T/marks/startContainer.ran" "startContainer did not run"
+  # hooks run by the init must not leave it ignoring SIGPIPE (bit 13 -> 0x1000),
+  # which the container process would inherit through execve
+  if ! grep -q 'SigIgn:.*[1-9a-f]...$' /proc/$$/status || [ $(( 0x$(awk '/SigIgn/ {print $2}' /proc/$$/status) & 0x1000 )) -eq 0 ]; then
+    local ign
+    ign=$(awk '{print $2}' "$T/shared/sigign")
+    [ $(( 0x$ign & 0x1000 )) -eq 0 ] || fail "the container process ignores SIGPIPE after hooks ran (SigIgn $ign)"
+  fi
   assert_eq "$ctns" "$(cat "$T/marks/startContainer.mnt")" "startContainer runs in the container's mount namespace"
   assert_contains "$(cat "$T/marks/startContainer.ls")" marks "startContainer sees the container's root (has /marks)"
   assert_contains "$(cat "$T/marks/startContainer.ls")" shared "startContainer sees the container's root (has /shared)"
