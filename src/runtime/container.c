@@ -143,6 +143,21 @@ static int validate_sysctl (struct create_ctx *c, berth_err *err)
   return 0;
 }
 
+/* Features of the spec that berth does not implement: refused, never
+ * silently ignored, so nobody believes a setting is in force. */
+static int refuse_unsupported (json_t *config, berth_err *err)
+{
+  json_t *linux_ = berth_json_obj (config, "linux");
+  if (json_object_get (linux_, "intelRdt"))
+    return berth_fail (err, 0, "linux.intelRdt: Intel RDT is not supported by berth-runtime");
+  if (json_object_size (berth_json_obj (linux_, "netDevices")) > 0)
+    return berth_fail (err, 0, "linux.netDevices: moving network devices into the container is not supported");
+  const char *label = berth_json_str (linux_, "mountLabel");
+  if (label && *label && access ("/sys/fs/selinux/enforce", F_OK) < 0)
+    return berth_fail (err, 0, "linux.mountLabel is set but SELinux is not enabled on this host");
+  return 0;
+}
+
 static int validate_config (struct create_ctx *c, berth_err *err)
 {
   json_t *process = json_object_get (c->config, "process");
@@ -157,6 +172,8 @@ static int validate_config (struct create_ctx *c, berth_err *err)
   c->proc.preserve_fds = c->o->preserve_fds;
   if (!c->ns.has[NS_MOUNT])
     return berth_fail (err, 0, "config.json: linux.namespaces must include a mount namespace");
+  if ((r = refuse_unsupported (c->config, err)) < 0)
+    return r;
   if ((berth_json_str (c->config, "hostname") || berth_json_str (c->config, "domainname")) && !c->ns.has[NS_UTS])
     return berth_fail (err, 0, "config.json: setting the hostname needs a private UTS namespace");
   if (c->proc.terminal && c->o->console_socket == NULL && !c->foreground)
@@ -356,7 +373,7 @@ static void __attribute__ ((noreturn)) init_main (struct create_ctx *c)
   close (c->sync_parent);
   c->sync_parent = -1;
   prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (init_enter_namespaces (c, &err) < 0 || init_rootfs (c, &rc, &err) < 0 || init_terminal (c, &err) < 0
+  if (process_sched_apply_affinity (&c->proc.sched, false, &err) < 0 || init_enter_namespaces (c, &err) < 0 || init_rootfs (c, &rc, &err) < 0 || init_terminal (c, &err) < 0
       || init_write_sysctl (c, &err) < 0 || ((c->ns.clone_flags & CLONE_NEWNS) && rootfs_finalize (&rc, &err) < 0)
       || process_resolve_executable (&c->proc, &exe, &err) < 0)
     sync_child_fail (c->sync_child, &err);

@@ -39,7 +39,8 @@ static void __attribute__ ((noreturn)) exec_child (struct exec_ctx *c)
   struct sync_msg msg;
   cleanup_free char *exe = NULL;
   close (c->sync_parent);
-  if (sync_expect (c->sync_child, SYNC_GO, &msg, &err) < 0 || ns_enter_all_of (c->st->pid, &c->ns, &err) < 0)
+  if (process_sched_apply_affinity (&c->proc.sched, false, &err) < 0
+      || sync_expect (c->sync_child, SYNC_GO, &msg, &err) < 0 || ns_enter_all_of (c->st->pid, &c->ns, &err) < 0)
     sync_child_fail (c->sync_child, &err);
   if (c->proc.terminal)
     {

@@ -138,6 +138,7 @@ int process_plan_init (struct process_plan *p, json_t *process, json_t *config, 
       || (r = parse_rlimits (p, berth_json_arr (process, "rlimits"), err)) < 0
       || (r = berth_caps_parse (json_object_get (process, "capabilities"), &p->caps, &p->has_caps, err)) < 0
       || (r = parse_personality (p, berth_json_path (config, "linux.personality"), err)) < 0
+      || (r = process_sched_parse (&p->sched, process, err)) < 0
       || (r = berth_seccomp_compile (berth_json_path (config, "linux.seccomp"), &p->seccomp, err)) < 0)
     return r;
   p->cwd = strdup (cwd);
@@ -254,7 +255,7 @@ static int apply_misc (struct process_plan *p, berth_err *err)
     }
   if (p->has_personality && personality (p->personality) < 0)
     return berth_fail_errno (err, "set personality");
-  return 0;
+  return process_sched_apply (&p->sched, err);
 }
 
 /* setgroups is denied in a user namespace whose /proc/self/setgroups says
@@ -365,6 +366,8 @@ extern char **environ;
 
 int process_exec (struct process_plan *p, const char *path, berth_err *err)
 {
+  if (process_sched_apply_affinity (&p->sched, true, err) < 0)
+    return -EINVAL;
   if (p->no_new_privs && p->seccomp && berth_seccomp_install (p->seccomp, err) < 0)
     return berth_error_prefix (err, "seccomp");
   execve (path, p->args, p->env);

@@ -11,6 +11,7 @@
 
 #include "common/json.h"
 #include "runtime/caps.h"
+#include "runtime/process-sched.h"
 #include "runtime/seccomp.h"
 
 struct process_rlimit
@@ -44,6 +45,7 @@ struct process_plan
   bool has_personality;
   unsigned long personality;
   struct berth_seccomp *seccomp;
+  struct process_sched sched;
   int preserve_fds;
 };
 

@@ -257,4 +257,14 @@ test_failed_start_hook_cleans_up() {
   failing_create "$T/c"
 }
 
+test_unsupported_features_refused() {
+  local b=$T/b id
+  mkbundle -x '.linux.intelRdt = {closID: "x"}' "$b" -- true >/dev/null
+  id=$(bid "$b")
+  capf rt run -b "$b" "$id"
+  assert_ne 0 "$RC" "linux.intelRdt must be refused, not ignored"
+  assert_contains "$OUT" "intelRdt"
+  assert_no_leftovers "$id" "$b"
+}
+
 run_tests "$@"

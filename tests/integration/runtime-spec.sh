@@ -475,6 +475,22 @@ test_personality() {
   assert_eq x86_64 "$OUT"
 }
 
+test_scheduling() {
+  # SCHED_BATCH (policy 3) with nice 5, I/O class idle, CPU affinity 0
+  run_in b -x '.process.scheduler = {policy: "SCHED_BATCH", nice: 5}
+      | .process.ioPriority = {class: "IOPRIO_CLASS_IDLE", priority: 0}
+      | .process.execCPUAffinity = {initial: "0", final: "0"}' -- \
+    sh -c 'cut -d" " -f41 /proc/$$/stat; cut -d" " -f19 /proc/$$/stat; ionice -p $$; grep Cpus_allowed_list /proc/$$/status'
+  assert_success
+  assert_eq 3 "$(printf '%s\n' "$OUT" | sed -n 1p)" "scheduling policy SCHED_BATCH"
+  assert_eq 5 "$(printf '%s\n' "$OUT" | sed -n 2p)" "nice value"
+  assert_contains "$OUT" "idle" "I/O priority class"
+  assert_match "$OUT" 'Cpus_allowed_list:[[:space:]]+0$' "final CPU affinity"
+  run_in c -x '.process.scheduler = {policy: "SCHED_NOPE"}' -- true
+  assert_ne 0 "$RC" "unknown scheduling policy must fail"
+  assert_contains "$OUT" "SCHED_NOPE"
+}
+
 SECCOMP_ARCHES='["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]'
 
 test_seccomp_errno() {

@@ -214,3 +214,39 @@ TEST (features_document)
   CHECK (json_is_true (berth_json_path (f, "linux.seccomp.enabled")));
   json_decref (f);
 }
+
+TEST (cpu_lists)
+{
+  cpu_set_t set;
+  berth_err err = NULL;
+  CHECK (process_parse_cpu_list ("0-2,5", &set, &err) == 0);
+  CHECK (CPU_COUNT (&set) == 4 && CPU_ISSET (0, &set) && CPU_ISSET (2, &set) && CPU_ISSET (5, &set));
+  CHECK (!CPU_ISSET (3, &set));
+  const char *bad[] = { "x", "3-1", "1,", "1-", "-1", "99999" };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      CHECK (process_parse_cpu_list (bad[i], &set, &err) < 0);
+      berth_error_free (&err);
+    }
+}
+
+TEST (scheduling_parse)
+{
+  json_t *process = parse ("{\"scheduler\":{\"policy\":\"SCHED_FIFO\",\"priority\":10,\"flags\":[\"SCHED_FLAG_RESET_ON_FORK\"]},"
+                           "\"ioPriority\":{\"class\":\"IOPRIO_CLASS_BE\",\"priority\":3}}");
+  struct process_sched s;
+  berth_err err = NULL;
+  CHECK (process_sched_parse (&s, process, &err) == 0);
+  CHECK (s.has_scheduler && s.attr.sched_policy == 1 && s.attr.sched_priority == 10 && s.attr.sched_flags == 1);
+  CHECK (s.has_ioprio && s.ioprio == ((2 << 13) | 3));
+  json_decref (process);
+  process = parse ("{\"ioPriority\":{\"class\":\"IOPRIO_CLASS_BE\",\"priority\":9}}");
+  CHECK (process_sched_parse (&s, process, &err) < 0);
+  berth_error_free (&err);
+  json_decref (process);
+  process = parse ("{\"scheduler\":{\"policy\":\"SCHED_OTHER\",\"flags\":[\"SCHED_FLAG_BOGUS\"]}}");
+  CHECK (process_sched_parse (&s, process, &err) < 0);
+  CHECK (strstr (err->msg, "SCHED_FLAG_BOGUS") != NULL);
+  berth_error_free (&err);
+  json_decref (process);
+}
