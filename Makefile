@@ -96,4 +96,6 @@ clean:
 	rm -rf build
 
 .PHONY: all install check clean
+# Keep the unit tests' objects between builds.
+.SECONDARY:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -309,6 +309,9 @@ int process_drop_privileges (struct process_plan *p, berth_err *err)
     }
   if ((r = switch_user (p, err)) < 0)
     return r;
+  /* A uid change resets "dumpable" to fs.suid_dumpable, which may be 1:
+   * stay non-dumpable until execve. */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (p->has_caps)
     {
       prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0);

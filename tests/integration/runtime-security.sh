@@ -175,4 +175,22 @@ test_dev_null_bind_then_mask() {
   assert_no_leftovers "$id" "$T/b"
 }
 
+# The init is non-dumpable while it is being set up and waits for start:
+# its /proc entries then belong to root even though it already runs as the
+# container user, so no process of the container can ptrace it or open its
+# /proc/<pid>/exe, fds or memory.  After execve it is dumpable again.
+test_init_not_dumpable_during_setup() {
+  mkbundle -x '.process.user = {uid: 1000, gid: 1000}' "$T/b" -- sleep 1000
+  local id pid
+  id=$(bid "$T/b")
+  capf rt create -b "$T/b" "$id"
+  assert_success "create"
+  pid=$(rt_pid "$id")
+  assert_eq "1000" "$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")" "the waiting init already runs as the container user"
+  assert_eq "0" "$(stat -c %u "/proc/$pid/fd")" "/proc/<init>/fd owned by root: the waiting init is non-dumpable"
+  capf rt start "$id"
+  assert_success "start"
+  wait_for 10 sh -c "[ \"\$(stat -c %u /proc/$pid/fd)\" = 1000 ]" || fail "after execve the process should be dumpable (/proc/<pid>/fd owned by 1000), is $(stat -c %u "/proc/$pid/fd")"
+}
+
 run_tests "$@"
