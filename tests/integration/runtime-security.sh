@@ -19,12 +19,16 @@ test_cve_2019_5736_exe_overwrite() {
   # the runtime's shared libraries, so that "#!/proc/self/exe" can really
   # run the runtime binary inside the container (as in the original exploit)
   local lib
-  for lib in $(ldd "$copy" 2>/dev/null | grep -oE '/[^ ]+'); do
+  for lib in $(ldd "$copy" 2>/dev/null | grep -oE '/[^ ]+' || true); do
     [ -f "$lib" ] || continue
     mkdir -p "$T/b/rootfs$(dirname "$lib")"
     cp -L "$lib" "$T/b/rootfs$lib"
   done
-  printf '#!/proc/self/exe\n' > "$T/b/rootfs/evil"
+  # The runtime binary that "#!/proc/self/exe" starts inside the container
+  # must stay alive long enough to be attacked: its --log is a FIFO in the
+  # container that nobody opens for reading, so it blocks opening it.
+  mkfifo "$T/b/rootfs/hold"
+  printf '#!/proc/self/exe --log=/hold\n' > "$T/b/rootfs/evil"
   chmod 0755 "$T/b/rootfs/evil"
   local id
   id=$(bid "$T/b")
@@ -43,9 +47,9 @@ test_cve_2019_5736_exe_overwrite() {
   capf rtx "$copy" start "$id"
   assert_success "start"
   local i
-  for i in 1 2 3 4 5 6; do
+  for i in 1 2 3; do
     sleep 0.5
-    cap rtx "$copy" exec "$id" /evil
+    cap rtx "$copy" exec -d "$id" /evil
   done
   wait_for 20 status_is "$id" stopped || fail "attacker did not finish"
   assert_eq "$sum0" "$(sha256sum < "$copy")" "the runtime binary (copy) was modified by the container"
