@@ -189,4 +189,17 @@ void cgroup_pids_max (int64_t limit, char *buf, size_t len);
 int cgroup_write_cpuset (const char *dir, json_t *cpu, berth_err *err);
 int cgroup_write_pids (const char *dir, json_t *pids, berth_err *err);
 
+/* Small helpers of cgroup-util.c and cgroup-layout.c. */
+char *cgroup_join_path (const char *dir, const char *name);
+void cgroup_free_strv (char **v);
+char **cgroup_split (const char *s, const char *seps);
+bool cgroup_strv_contains (char **v, const char *s);
+int cgroup_clean_path (const char *path, char **out, berth_err *err);
+
+/* Per-mount flags the caller may ask for; anything else (MS_BIND, MS_REC,
+ * propagation) is ours to decide. */
+#define CGROUP_MOUNT_FLAGS                                                                          \
+  (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME           \
+   | MS_STRICTATIME)
+
 #endif
