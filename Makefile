@@ -24,9 +24,13 @@ SANLD :=
 RUNTIME_LD := -static-pie -s
 endif
 
-PKGS := jansson libseccomp libcap
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+# The runtime links only what it needs (it is static); the daemon and the
+# image store add archive, crypto and HTTP libraries.
+RUNTIME_PKGS := jansson libseccomp libcap
+DAEMON_PKGS := $(RUNTIME_PKGS) libarchive libcrypto libmicrohttpd libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(DAEMON_PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(RUNTIME_PKGS))
+DAEMON_LIBS := $(shell pkg-config --libs $(DAEMON_PKGS))
 
 CFLAGS := -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
 	-fstack-protector-strong -fPIE -fno-strict-aliasing \
@@ -37,6 +41,10 @@ LDFLAGS := -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD) $(EXTRA_LDFLAGS)
 COMMON_SRC := $(wildcard src/common/*.c)
 RUNTIME_SRC := $(wildcard src/runtime/*.c)
 RUNTIME_CLI_SRC := $(wildcard src/cli/runtime/*.c)
+IMAGE_SRC := $(wildcard src/image/*.c)
+DAEMON_SRC := $(wildcard src/daemon/*.c)
+BERTHD_CLI_SRC := $(wildcard src/cli/berthd/*.c)
+BERTH_CLI_SRC := $(wildcard src/cli/berth/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 
@@ -51,7 +59,9 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 COMMON_LIB := $(BUILD)/libberth-common.a
 RUNTIME_LIB := $(BUILD)/libberth-runtime.a
-BINS := $(BUILD)/berth-runtime
+IMAGE_LIB := $(BUILD)/libberth-image.a
+DAEMON_LIB := $(BUILD)/libberth-daemon.a
+BINS := $(BUILD)/berth-runtime $(if $(BERTHD_CLI_SRC),$(BUILD)/berthd) $(if $(BERTH_CLI_SRC),$(BUILD)/berth)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Test helpers run inside containers, so they are static and unsanitized.
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRC))
@@ -71,14 +81,30 @@ $(RUNTIME_LIB): $(call obj,$(RUNTIME_SRC))
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(IMAGE_LIB): $(call obj,$(IMAGE_SRC))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(DAEMON_LIB): $(call obj,$(DAEMON_SRC))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/berthd: $(call obj,$(BERTHD_CLI_SRC)) $(DAEMON_LIB) $(IMAGE_LIB) $(RUNTIME_LIB) $(COMMON_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) -lpthread
+
+$(BUILD)/berth: $(call obj,$(BERTH_CLI_SRC)) $(COMMON_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson libcurl)
+
 $(BUILD)/berth-runtime: $(call obj,$(RUNTIME_CLI_SRC)) $(RUNTIME_LIB) $(COMMON_LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(filter-out -pie,$(LDFLAGS)) $(RUNTIME_LD) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(RUNTIME_LIB) $(COMMON_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(DAEMON_LIB) $(IMAGE_LIB) $(RUNTIME_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) -lpthread
 
 $(BUILD)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
@@ -87,6 +113,8 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c
 
 install: all
 	install -D -m 0755 $(BUILD)/berth-runtime $(DESTDIR)$(PREFIX)/bin/berth-runtime
+	$(if $(BERTHD_CLI_SRC),install -D -m 0755 $(BUILD)/berthd $(DESTDIR)$(PREFIX)/bin/berthd)
+	$(if $(BERTH_CLI_SRC),install -D -m 0755 $(BUILD)/berth $(DESTDIR)$(PREFIX)/bin/berth)
 
 check: all
 	$(MAKE) SAN=1 all

@@ -2,6 +2,7 @@
 # Install the Debian 12 packages berth builds, tests and benchmarks with.
 set -e
 PKGS="build-essential pkg-config libjansson-dev libseccomp-dev libcap-dev \
+  libarchive-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev \
   busybox-static runc docker.io jq iproute2 procps libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

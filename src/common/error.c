@@ -2,6 +2,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ static char *vformat (const char *fmt, va_list ap)
   return s;
 }
 
-int berth_fail (berth_err *err, int errnum, const char *fmt, ...)
+static int vfail (berth_err *err, int errnum, bool with_strerror, const char *fmt, va_list ap)
 {
   int ret = -(errnum > 0 ? errnum : EINVAL);
   if (err == NULL || *err != NULL)
@@ -22,11 +23,8 @@ int berth_fail (berth_err *err, int errnum, const char *fmt, ...)
   struct berth_error *e = calloc (1, sizeof (*e));
   if (e == NULL)
     return ret;
-  va_list ap;
-  va_start (ap, fmt);
   char *msg = vformat (fmt, ap);
-  va_end (ap);
-  if (msg != NULL && errnum > 0)
+  if (msg != NULL && errnum > 0 && with_strerror)
     {
       char *full = NULL;
       if (asprintf (&full, "%s: %s", msg, strerror (errnum)) >= 0)
@@ -39,6 +37,24 @@ int berth_fail (berth_err *err, int errnum, const char *fmt, ...)
   e->msg = msg ? msg : strdup ("out of memory");
   *err = e;
   return ret;
+}
+
+int berth_fail (berth_err *err, int errnum, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  int r = vfail (err, errnum, true, fmt, ap);
+  va_end (ap);
+  return r;
+}
+
+int berth_fail_as (berth_err *err, int errnum, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  int r = vfail (err, errnum, false, fmt, ap);
+  va_end (ap);
+  return r;
 }
 
 int berth_error_ret (berth_err err)

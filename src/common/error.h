@@ -24,6 +24,12 @@ typedef struct berth_error *berth_err;
 int berth_fail (berth_err *err, int errnum, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+/* Like berth_fail, but the message is used as is: ERRNUM only classifies
+ * the error (ENOENT "not found", EEXIST/EBUSY "conflict"...), for messages
+ * that must read exactly as the user expects ("No such image: x"). */
+int berth_fail_as (berth_err *err, int errnum, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 /* Shortcut for the common case of failing with the current errno. */
 #define berth_fail_errno(err, ...) berth_fail ((err), errno, __VA_ARGS__)
 

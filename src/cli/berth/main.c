@@ -1,0 +1,65 @@
+/* berth: berth's own command line client for berthd. */
+#include "client.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int (*berth_cmd) (struct client *c, int argc, char **argv);
+
+static const struct
+{
+  const char *name;
+  berth_cmd fn;
+  const char *help;
+} commands[] = {
+  { "version", cmd_version, "show client and daemon versions" },
+  { "info", cmd_info, "show daemon-wide information" },
+  { "images", cmd_images, "list images (-q: ids only)" },
+  { "inspect", cmd_image_inspect, "show an image's details as JSON" },
+  { "history", cmd_history, "show an image's layers" },
+  { "tag", cmd_tag, "SOURCE TARGET: give an image another name" },
+  { "rmi", cmd_rmi, "remove images (-f to force)" },
+  { "load", cmd_load, "load images from a tar archive (-i FILE, default stdin)" },
+  { "save", cmd_save, "write images to a tar archive (-o FILE, default stdout)" },
+  { "import", cmd_import, "FILE|- [REF]: make an image from a root file system tar (-c CHANGE)" },
+  { NULL, NULL, NULL },
+};
+
+static void usage (FILE *out)
+{
+  fprintf (out, "usage: berth [-H unix:///path/to/berth.sock] COMMAND [ARGS...]\n\ncommands:\n");
+  for (size_t i = 0; commands[i].name; i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+static const char *socket_path (int *argc, char ***argv)
+{
+  const char *host = getenv ("BERTH_HOST");
+  if (*argc > 2 && (strcmp ((*argv)[1], "-H") == 0 || strcmp ((*argv)[1], "--host") == 0))
+    {
+      host = (*argv)[2];
+      *argc -= 2;
+      *argv += 2;
+    }
+  if (host == NULL)
+    return "/run/berth/berth.sock";
+  return strncmp (host, "unix://", 7) == 0 ? host + 7 : host;
+}
+
+int main (int argc, char **argv)
+{
+  berth_log_init ("berth");
+  struct client c = { .socket = socket_path (&argc, &argv) };
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "help") == 0)
+    {
+      usage (argc < 2 ? stderr : stdout);
+      return argc < 2 ? 1 : 0;
+    }
+  for (size_t i = 0; commands[i].name; i++)
+    if (strcmp (commands[i].name, argv[1]) == 0)
+      return commands[i].fn (&c, argc - 1, argv + 1);
+  fprintf (stderr, "berth: unknown command `%s` (see berth --help)\n", argv[1]);
+  return 1;
+}

@@ -1,0 +1,161 @@
+/* berthd configuration and shared state. */
+#include "daemon/daemon.h"
+#include "image/image.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG_FILE "/etc/berth/daemon.json"
+
+static int set_str (char **dst, const char *value)
+{
+  free (*dst);
+  *dst = strdup (value);
+  return *dst ? 0 : -ENOMEM;
+}
+
+static int apply_file (struct berthd_config *cfg, const char *path, bool required, berth_err *err)
+{
+  if (!required && access (path, F_OK) < 0)
+    return 0;
+  cleanup_json json_t *j = berth_json_load_file (path, err);
+  if (j == NULL)
+    return -EINVAL;
+  if (!json_is_object (j))
+    return berth_fail (err, 0, "%s: expected a JSON object", path);
+  const char *key;
+  json_t *v;
+  json_object_foreach (j, key, v)
+    {
+      if (strcmp (key, "data-root") == 0 && json_is_string (v))
+        set_str (&cfg->data_root, json_string_value (v));
+      else if (strcmp (key, "exec-root") == 0 && json_is_string (v))
+        set_str (&cfg->exec_root, json_string_value (v));
+      else if (strcmp (key, "log-level") == 0 && json_is_string (v))
+        set_str (&cfg->log_level, json_string_value (v));
+      else if (strcmp (key, "hosts") == 0 && json_is_array (v) && json_is_string (json_array_get (v, 0)))
+        set_str (&cfg->host, json_string_value (json_array_get (v, 0)));
+      else if (strcmp (key, "runtimes") == 0 && json_is_object (v))
+        json_object_update (cfg->runtimes, v);
+      else
+        return berth_fail (err, 0, "%s: unknown or invalid option `%s`", path, key);
+    }
+  return 0;
+}
+
+static const char *flag_value (int argc, char **argv, int *i, const char *name)
+{
+  size_t n = strlen (name);
+  const char *a = argv[*i];
+  if (strncmp (a, name, n) == 0 && a[n] == '=')
+    return a + n + 1;
+  if (strcmp (a, name) == 0 && *i + 1 < argc)
+    return argv[++*i];
+  return NULL;
+}
+
+int berthd_config_load (struct berthd_config *cfg, int argc, char **argv, berth_err *err)
+{
+  memset (cfg, 0, sizeof *cfg);
+  cfg->data_root = strdup ("/var/lib/berth");
+  cfg->exec_root = strdup ("/run/berth");
+  cfg->host = strdup ("unix:///run/berth/berth.sock");
+  cfg->log_level = strdup ("info");
+  cfg->runtimes = json_object ();
+  const char *config_file = NULL;
+  for (int i = 1; i < argc; i++)
+    if ((config_file = flag_value (argc, argv, &i, "--config-file")) != NULL)
+      break;
+  if (apply_file (cfg, config_file ? config_file : DEFAULT_CONFIG_FILE, config_file != NULL, err) < 0)
+    return -EINVAL;
+  for (int i = 1; i < argc; i++)
+    {
+      const char *v;
+      if ((v = flag_value (argc, argv, &i, "--data-root")))
+        set_str (&cfg->data_root, v);
+      else if ((v = flag_value (argc, argv, &i, "--exec-root")))
+        set_str (&cfg->exec_root, v);
+      else if ((v = flag_value (argc, argv, &i, "--host")) || (v = flag_value (argc, argv, &i, "-H")))
+        set_str (&cfg->host, v);
+      else if ((v = flag_value (argc, argv, &i, "--log-level")) || (v = flag_value (argc, argv, &i, "-l")))
+        set_str (&cfg->log_level, v);
+      else if ((v = flag_value (argc, argv, &i, "--config-file")))
+        continue;
+      else
+        return berth_fail (err, 0, "unknown option `%s` (see --help)", argv[i]);
+    }
+  if (strncmp (cfg->host, "unix://", 7) != 0)
+    return berth_fail (err, 0, "--host `%s`: only unix:// sockets are supported", cfg->host);
+  if (cfg->data_root[0] != '/' || cfg->exec_root[0] != '/')
+    return berth_fail (err, 0, "--data-root and --exec-root must be absolute paths");
+  return 0;
+}
+
+void berthd_config_free (struct berthd_config *cfg)
+{
+  free (cfg->data_root);
+  free (cfg->exec_root);
+  free (cfg->host);
+  free (cfg->log_level);
+  if (cfg->runtimes)
+    json_decref (cfg->runtimes);
+}
+
+/* A random id, made once and kept: `docker info` shows it as the ID. */
+static int load_engine_id (struct berthd *d, berth_err *err)
+{
+  cleanup_free char *path = NULL;
+  if (asprintf (&path, "%s/engine-id", d->cfg.data_root) < 0)
+    return berth_fail (err, ENOMEM, "engine id");
+  if (berth_read_file (path, 128, &d->engine_id, NULL, NULL) == 0 && strlen (d->engine_id) == 32)
+    return 0;
+  free (d->engine_id);
+  unsigned char raw[16];
+  if (getentropy (raw, sizeof raw) < 0)
+    return berth_fail_errno (err, "getentropy");
+  d->engine_id = malloc (33);
+  if (d->engine_id == NULL)
+    return berth_fail (err, ENOMEM, "engine id");
+  for (size_t i = 0; i < sizeof raw; i++)
+    snprintf (d->engine_id + 2 * i, 3, "%02x", raw[i]);
+  return berth_write_file_atomic (path, d->engine_id, 32, 0644, err);
+}
+
+int berthd_open (struct berthd *d, berth_err *err)
+{
+  cleanup_free char *images = NULL;
+  d->started = time (NULL);
+  pthread_mutex_init (&d->image_lock, NULL);
+  if (asprintf (&d->tmp_dir, "%s/tmp", d->cfg.data_root) < 0 || asprintf (&images, "%s/image", d->cfg.data_root) < 0)
+    return berth_fail (err, ENOMEM, "paths");
+  if (berth_mkdir_p (d->cfg.data_root, 0711, err) < 0 || berth_mkdir_p (d->tmp_dir, 0700, err) < 0
+      || berth_mkdir_p (d->cfg.exec_root, 0711, err) < 0)
+    return -EIO;
+  if (load_engine_id (d, err) < 0)
+    return -EIO;
+  if (image_store_open (images, &d->images, err) < 0)
+    return berth_error_prefix (err, "image store");
+  return 0;
+}
+
+void berthd_close (struct berthd *d)
+{
+  if (d->images)
+    image_store_close (d->images);
+  pthread_mutex_destroy (&d->image_lock);
+  free (d->tmp_dir);
+  free (d->engine_id);
+  berthd_config_free (&d->cfg);
+}
+
+int berthd_temp_file (struct berthd *d)
+{
+  return open (d->tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}

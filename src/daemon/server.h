@@ -1,0 +1,97 @@
+/* berthd's HTTP layer: the Docker Engine API over a Unix socket, on
+ * libmicrohttpd (one thread per connection, so a handler may block).
+ *
+ * Routing: a table of {method, pattern, handler, body}.  Patterns are
+ * path segments; "{name}" captures one segment and "{name*}" one or more
+ * (image references contain slashes).  "/v1.NN" in front of a path is
+ * stripped and remembered.  Unknown routes get a JSON 404. */
+#ifndef BERTH_SERVER_H
+#define BERTH_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/json.h"
+
+struct MHD_Connection;
+struct berthd;
+
+enum route_body
+{
+  BODY_NONE = 0,   /* the request body is ignored */
+  BODY_JSON,       /* kept in memory (at most BERTH_JSON_MAX_SIZE), parsed on demand */
+  BODY_FILE,       /* streamed into an unlinked temp file: uploads of any size */
+};
+
+#define ROUTE_MAX_PARAMS 4
+
+struct request
+{
+  struct MHD_Connection *conn;
+  struct berthd *daemon;
+  const char *method;
+  const char *path;               /* without the /v1.NN prefix */
+  char api_version[16];           /* "1.44", or "" when unversioned */
+  char *params[ROUTE_MAX_PARAMS]; /* captured {names}, in pattern order */
+  char *body;                     /* BODY_JSON */
+  size_t body_len;
+  int body_fd;                    /* BODY_FILE: read from offset 0; -1 otherwise */
+  bool body_too_large;
+};
+
+/* What a handler returns: a status and a JSON body, a raw body, or an fd
+ * to stream.  Build it with the reply_* helpers. */
+struct reply
+{
+  unsigned status;
+  char *body;                     /* heap */
+  size_t body_len;
+  const char *content_type;
+  int fd;                         /* stream this file (from offset 0) instead of body */
+  bool head_only;
+  json_t *headers;                /* extra headers {name: value} or NULL */
+};
+
+typedef void (*route_handler) (struct request *req, struct reply *rep);
+
+struct route
+{
+  const char *method;
+  const char *pattern;
+  route_handler handler;
+  enum route_body body;
+};
+
+/* Helpers for handlers. */
+const char *request_query (struct request *req, const char *key);
+bool request_query_bool (struct request *req, const char *key, bool fallback);
+/* Every value of a repeated query key (names=a&names=b), NULL-terminated. */
+char **request_query_all (struct request *req, const char *key);
+/* Parse the JSON body; on failure replies 400 and returns NULL. */
+json_t *request_json (struct request *req, struct reply *rep);
+
+void reply_json (struct reply *rep, unsigned status, json_t *body);   /* steals BODY */
+void reply_error (struct reply *rep, unsigned status, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
+/* Map a berth error to a status: ENOENT 404, EEXIST/EBUSY 409, EINVAL 400,
+ * else 500; frees *ERR. */
+void reply_berth_error (struct reply *rep, berth_err *err);
+void reply_text (struct reply *rep, unsigned status, const char *content_type, const char *text);
+void reply_fd (struct reply *rep, unsigned status, const char *content_type, int fd);
+void reply_header (struct reply *rep, const char *name, const char *value);
+
+/* Start serving ROUTES on the listening socket FD.  Returns an opaque
+ * handle, or NULL with *err. */
+struct http_server;
+struct http_server *http_server_start (int fd, const struct route *routes, struct berthd *d, berth_err *err);
+void http_server_stop (struct http_server *s);
+
+/* Listen on a Unix socket PATH with MODE; replaces a stale socket file. */
+int http_listen_unix (const char *path, unsigned mode, berth_err *err);
+
+/* Route matching, exposed for unit tests: returns true and fills PARAMS
+ * (heap strings) when PATH matches PATTERN. */
+bool route_match (const char *pattern, const char *path, char **params);
+/* Split "/v1.44/images/json" into version "1.44" and "/images/json". */
+const char *route_strip_version (const char *url, char *version, size_t len);
+
+#endif
