@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REQUIRED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
@@ -40,7 +41,16 @@ static int copy_to_memfd (int src, berth_err *err)
       if (n <= 0)
         return berth_fail (err, n < 0 ? errno : EIO, "copy /proc/self/exe");
     }
-  if (fcntl (memfd, F_ADD_SEALS, REQUIRED_SEALS) < 0)
+  /* F_SEAL_WRITE fails with EBUSY while the kernel still holds a transient
+   * reference to one of the file's pages (page migration, the copy's own
+   * pipe buffers): that passes, so try again a few times. */
+  int r;
+  for (int attempt = 0; (r = fcntl (memfd, F_ADD_SEALS, REQUIRED_SEALS)) < 0 && errno == EBUSY && attempt < 50; attempt++)
+    {
+      struct timespec ts = { 0, 1000 * 1000 };
+      nanosleep (&ts, NULL);
+    }
+  if (r < 0)
     return berth_fail_errno (err, "seal the runtime copy");
   return take_fd (&memfd);
 }
