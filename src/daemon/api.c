@@ -18,5 +18,11 @@ const struct route berthd_routes[] = {
   { "GET", "/images/{name*}/get", api_image_get, BODY_NONE },
   { "POST", "/images/{name*}/tag", api_image_tag, BODY_NONE },
   { "DELETE", "/images/{name*}", api_image_delete, BODY_NONE },
+
+  /* Containers are not implemented yet; these answer truthfully for an
+   * engine that has none (`docker ps`, and `docker inspect NAME`, which
+   * asks for a container first and must get a 404 to try images). */
+  { "GET", "/containers/json", api_containers_list, BODY_NONE },
+  { "GET", "/containers/{id}/json", api_container_inspect, BODY_NONE },
   { NULL, NULL, NULL, BODY_NONE },
 };

@@ -65,5 +65,7 @@ void api_images_get (struct request *req, struct reply *rep);
 void api_image_get (struct request *req, struct reply *rep);
 void api_images_create (struct request *req, struct reply *rep);
 void api_images_prune (struct request *req, struct reply *rep);
+void api_containers_list (struct request *req, struct reply *rep);
+void api_container_inspect (struct request *req, struct reply *rep);
 
 #endif

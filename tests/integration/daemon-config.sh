@@ -98,4 +98,20 @@ test_requests_on_unknown_routes_and_methods() {
   stop_berthd
 }
 
+# No containers yet: `docker ps` lists none and `docker inspect` of an
+# unknown name falls through the container lookup (a 404) to "No such object".
+test_containers_empty() {
+  need_berthd
+  start_berthd
+  cap env DOCKER_HOST="unix://$T/s.sock" docker ps -a
+  assert_success "docker ps"
+  assert_eq 1 "$(printf '%s\n' "$OUT" | wc -l)" "only the header"
+  cap env DOCKER_HOST="unix://$T/s.sock" docker inspect "nothing-$TEST_TAG"
+  assert_ne 0 "$RC"
+  assert_contains "$OUT" "No such object"
+  cap curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T/s.sock" "http://x/v1.44/containers/nothing/json"
+  assert_eq 404 "$OUT"
+  stop_berthd
+}
+
 run_tests "$@"
