@@ -1,5 +1,6 @@
 #include "common/log.h"
 #include "common/json.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,21 +49,12 @@ static void write_all (int fd, const char *buf, size_t len)
     }
 }
 
-static void format_time (char *buf, size_t len)
-{
-  struct timespec ts;
-  struct tm tm;
-  clock_gettime (CLOCK_REALTIME, &ts);
-  gmtime_r (&ts.tv_sec, &tm);
-  size_t n = strftime (buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf (buf + n, len - n, ".%09ldZ", ts.tv_nsec);
-}
 
 static void emit_json (enum berth_log_level level, const char *msg)
 {
-  char now[64];
-  format_time (now, sizeof now);
-  json_t *o = json_pack ("{s:s, s:s, s:s}", "level", level_names[level], "msg", msg, "time", now);
+  char *now = berth_rfc3339_now ();
+  json_t *o = json_pack ("{s:s, s:s, s:s?}", "level", level_names[level], "msg", msg, "time", now);
+  free (now);
   if (o == NULL)
     return;
   char *line = json_dumps (o, JSON_COMPACT);

@@ -6,6 +6,7 @@
 
 #include "image/image.h"
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/error.h"
 
 #include <stdbool.h>
@@ -198,7 +199,7 @@ int img_manifest_of (struct image_store *s, const char *id, json_t **manifest, c
 int img_config_diff_ids (json_t *config, const char *where, char ***out, berth_err *err);
 /* RFC 3339 <-> unix seconds. */
 int64_t img_parse_time (const char *s);
-char *img_now_rfc3339 (void);
+
 /* Append a NULL-terminated copy of S to the vector *V. */
 int img_strv_add (char ***v, const char *s);
 size_t img_strv_len (char **v);

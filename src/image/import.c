@@ -2,6 +2,7 @@
  * stored uncompressed (its digest is then both the blob digest and the
  * diff id), unpacked like any layer, and given a fresh config. */
 #include "image/image-internal.h"
+#include "common/clock.h"
 #include "common/fs.h"
 
 #include <archive.h>
@@ -80,7 +81,7 @@ static int spool_input (struct image_store *s, int fd, struct img_blob_writer *w
 
 static json_t *new_config (const char *diff_id, json_t *changes, const char *message)
 {
-  cleanup_free char *now = img_now_rfc3339 ();
+  cleanup_free char *now = berth_rfc3339_now ();
   if (now == NULL)
     return NULL;
   json_t *config = changes ? json_deep_copy (changes) : json_object ();

@@ -65,18 +65,6 @@ int64_t img_parse_time (const char *s)
   return t;
 }
 
-char *img_now_rfc3339 (void)
-{
-  struct timespec ts;
-  struct tm tm;
-  char buf[64], *out = NULL;
-  clock_gettime (CLOCK_REALTIME, &ts);
-  gmtime_r (&ts.tv_sec, &tm);
-  strftime (buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (asprintf (&out, "%s.%09ldZ", buf, ts.tv_nsec) < 0)
-    return NULL;
-  return out;
-}
 
 int img_fail_plain (berth_err *err, int errnum, const char *fmt, ...)
 {

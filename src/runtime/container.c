@@ -22,6 +22,7 @@
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
 
@@ -478,7 +479,7 @@ static int parent_save_state (struct create_ctx *c, berth_err *err)
     .bundle = c->bundle, .rootfs = c->rootfs, .cgroup_path = c->cgroup_path,
     .annotations = berth_json_obj (c->config, "annotations"),
   };
-  cleanup_free char *created = rfc3339_now ();
+  cleanup_free char *created = berth_rfc3339_now ();
   st.created = created;
   if (st.annotations == NULL)
     st.annotations = json_object ();

@@ -37,18 +37,6 @@ char *state_dir_for (struct berth_global *g, const char *id)
   return dir;
 }
 
-char *rfc3339_now (void)
-{
-  struct timespec ts;
-  struct tm tm;
-  char buf[64], *out = NULL;
-  clock_gettime (CLOCK_REALTIME, &ts);
-  gmtime_r (&ts.tv_sec, &tm);
-  strftime (buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (asprintf (&out, "%s.%09ldZ", buf, ts.tv_nsec) < 0)
-    return NULL;
-  return out;
-}
 
 unsigned long long proc_start_time (pid_t pid)
 {

@@ -59,7 +59,5 @@ json_t *state_to_json (struct container_state *st, const char *status);
 /* Field 22 of /proc/PID/stat; 0 if the process is gone or a zombie. */
 unsigned long long proc_start_time (pid_t pid);
 
-/* Current time as RFC 3339 with nanoseconds, UTC. */
-char *rfc3339_now (void);
 
 #endif
