@@ -185,6 +185,16 @@ void cgroup_v2_limit (int64_t value, char *buf, size_t len);
 /* pids.max: -1 or 0 -> "max". */
 void cgroup_pids_max (int64_t limit, char *buf, size_t len);
 
+/* One resource section's writer, by controller name: each backend has a
+ * table of these, and cgroup_apply_section picks the entry. */
+struct cgroup_applier
+{
+  const char *controller;
+  int (*apply) (const char *dir, json_t *section, berth_err *err);
+};
+int cgroup_apply_section (const struct cgroup_applier *table, const char *controller, const char *dir,
+                          json_t *section, berth_err *err);
+
 /* cpuset.cpus/mems and pids.max have the same files on v1 and v2. */
 int cgroup_write_cpuset (const char *dir, json_t *cpu, berth_err *err);
 int cgroup_write_pids (const char *dir, json_t *pids, berth_err *err);

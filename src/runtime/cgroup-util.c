@@ -485,27 +485,34 @@ int cgroup_apply_hugetlb (const char *dir, json_t *limits, const char *suffix, b
 /* ------------------------------------------------------------------ */
 /* value conversions                                                   */
 
+/* Map V from the v1 range [LO, HI] onto v2's weights [1, 10000] (runc's
+ * formula); 0 stays "unset".  V is clamped first: the formula underflows
+ * below LO. */
+static uint64_t v1_to_v2_weight (uint64_t v, uint64_t lo, uint64_t hi)
+{
+  if (v == 0)
+    return 0;
+  v = v < lo ? lo : v > hi ? hi : v;
+  return 1 + ((v - lo) * 9999) / (hi - lo);
+}
+
 uint64_t cgroup_shares_to_weight (uint64_t shares)
 {
-  if (shares == 0)
-    return 0;
-  /* Clamp to the v1 range first: runc's formula underflows below 2. */
-  if (shares < 2)
-    shares = 2;
-  if (shares > 262144)
-    shares = 262144;
-  return 1 + ((shares - 2) * 9999) / 262142;
+  return v1_to_v2_weight (shares, 2, 262144);
 }
 
 uint64_t cgroup_blkio_weight_to_io_weight (uint64_t weight)
 {
-  if (weight == 0)
-    return 0;
-  if (weight < 10)
-    weight = 10;
-  if (weight > 1000)
-    weight = 1000;
-  return 1 + ((weight - 10) * 9999) / 990;
+  return v1_to_v2_weight (weight, 10, 1000);
+}
+
+int cgroup_apply_section (const struct cgroup_applier *table, const char *controller, const char *dir,
+                          json_t *section, berth_err *err)
+{
+  for (; table->controller; table++)
+    if (strcmp (table->controller, controller) == 0)
+      return table->apply (dir, section, err);
+  return berth_fail (err, 0, "cgroup: no writer for controller `%s`", controller);
 }
 
 int cgroup_swap_to_v2 (int64_t swap, int64_t limit, int64_t *out, berth_err *err)

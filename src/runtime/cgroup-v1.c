@@ -459,28 +459,22 @@ static int net_prio (const char *dir, json_t *net, berth_err *err)
   return 0;
 }
 
+static int v1_hugetlb (const char *dir, json_t *section, berth_err *err)
+{
+  return cgroup_apply_hugetlb (dir, section, "limit_in_bytes", err);
+}
+
+static const struct cgroup_applier v1_appliers[] = {
+  { "memory", v1_memory }, { "cpu", v1_cpu }, { "cpuset", cgroup_write_cpuset }, { "pids", cgroup_write_pids },
+  { "blkio", v1_blkio }, { "hugetlb", v1_hugetlb }, { "devices", v1_devices }, { "net_cls", net_cls },
+  { "net_prio", net_prio }, { NULL, NULL },
+};
+
 static int v1_apply (struct cgroup_manager *m, const char *dir, const char *controller, json_t *section,
                      berth_err *err)
 {
-  if (strcmp (controller, "memory") == 0)
-    return v1_memory (dir, section, err);
-  if (strcmp (controller, "cpu") == 0)
-    return v1_cpu (dir, section, err);
-  if (strcmp (controller, "cpuset") == 0)
-    return cgroup_write_cpuset (dir, section, err);
-  if (strcmp (controller, "pids") == 0)
-    return cgroup_write_pids (dir, section, err);
-  if (strcmp (controller, "blkio") == 0)
-    return v1_blkio (dir, section, err);
-  if (strcmp (controller, "hugetlb") == 0)
-    return cgroup_apply_hugetlb (dir, section, "limit_in_bytes", err);
-  if (strcmp (controller, "devices") == 0)
-    return v1_devices (dir, section, err);
-  if (strcmp (controller, "net_cls") == 0)
-    return net_cls (dir, section, err);
-  if (strcmp (controller, "net_prio") == 0)
-    return net_prio (dir, section, err);
-  return berth_fail (err, 0, "not a cgroup v1 controller");
+  (void) m;
+  return cgroup_apply_section (v1_appliers, controller, dir, section, err);
 }
 
 /* ------------------------------------------------------------------ */

@@ -559,26 +559,21 @@ static int v2_unified (const char *dir, json_t *unified, berth_err *err)
   return 0;
 }
 
+static int v2_hugetlb (const char *dir, json_t *section, berth_err *err)
+{
+  return cgroup_apply_hugetlb (dir, section, "max", err);
+}
+
+static const struct cgroup_applier v2_appliers[] = {
+  { "memory", v2_memory }, { "cpu", v2_cpu }, { "cpuset", cgroup_write_cpuset }, { "pids", cgroup_write_pids },
+  { "io", v2_io }, { "hugetlb", v2_hugetlb }, { "devices", v2_devices }, { "unified", v2_unified }, { NULL, NULL },
+};
+
 static int v2_apply (struct cgroup_manager *m, const char *dir, const char *controller, json_t *section,
                      berth_err *err)
 {
-  if (strcmp (controller, "memory") == 0)
-    return v2_memory (dir, section, err);
-  if (strcmp (controller, "cpu") == 0)
-    return v2_cpu (dir, section, err);
-  if (strcmp (controller, "cpuset") == 0)
-    return cgroup_write_cpuset (dir, section, err);
-  if (strcmp (controller, "pids") == 0)
-    return cgroup_write_pids (dir, section, err);
-  if (strcmp (controller, "io") == 0)
-    return v2_io (dir, section, err);
-  if (strcmp (controller, "hugetlb") == 0)
-    return cgroup_apply_hugetlb (dir, section, "max", err);
-  if (strcmp (controller, "devices") == 0)
-    return v2_devices (dir, section, err);
-  if (strcmp (controller, "unified") == 0)
-    return v2_unified (dir, section, err);
-  return berth_fail (err, 0, "not a cgroup v2 controller");
+  (void) m;
+  return cgroup_apply_section (v2_appliers, controller, dir, section, err);
 }
 
 /* ------------------------------------------------------------------ */
