@@ -45,6 +45,8 @@ IMAGE_SRC := $(wildcard src/image/*.c)
 DAEMON_SRC := $(wildcard src/daemon/*.c)
 BERTHD_CLI_SRC := $(wildcard src/cli/berthd/*.c)
 BERTH_CLI_SRC := $(wildcard src/cli/berth/*.c)
+MONITOR_SRC := $(wildcard src/monitor/*.c)
+INIT_SRC := $(wildcard src/init/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 
@@ -61,7 +63,8 @@ COMMON_LIB := $(BUILD)/libberth-common.a
 RUNTIME_LIB := $(BUILD)/libberth-runtime.a
 IMAGE_LIB := $(BUILD)/libberth-image.a
 DAEMON_LIB := $(BUILD)/libberth-daemon.a
-BINS := $(BUILD)/berth-runtime $(if $(BERTHD_CLI_SRC),$(BUILD)/berthd) $(if $(BERTH_CLI_SRC),$(BUILD)/berth)
+BINS := $(BUILD)/berth-runtime $(if $(BERTHD_CLI_SRC),$(BUILD)/berthd) $(if $(BERTH_CLI_SRC),$(BUILD)/berth) \
+	$(if $(MONITOR_SRC),$(BUILD)/berth-monitor) $(if $(INIT_SRC),$(BUILD)/berth-init)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Test helpers run inside containers, so they are static and unsanitized.
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRC))
@@ -101,6 +104,18 @@ $(BUILD)/berth-runtime: $(call obj,$(RUNTIME_CLI_SRC)) $(RUNTIME_LIB) $(COMMON_L
 	@echo "  LD      $@"
 	$(Q)$(CC) $(filter-out -pie,$(LDFLAGS)) $(RUNTIME_LD) -o $@ $^ $(PKG_LIBS)
 
+# One monitor per running container: static and small, like the runtime.
+$(BUILD)/berth-monitor: $(call obj,$(MONITOR_SRC)) $(COMMON_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(filter-out -pie,$(LDFLAGS)) $(RUNTIME_LD) -o $@ $^ $(shell pkg-config --libs jansson)
+
+# The init of `docker run --init`, bind-mounted into containers: static,
+# no libraries, never sanitized (it runs inside the container).
+$(BUILD)/berth-init: $(INIT_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (static)"
+	$(Q)$(CC) -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=3 -s -o $@ $^
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(DAEMON_LIB) $(IMAGE_LIB) $(RUNTIME_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
@@ -115,6 +130,8 @@ install: all
 	install -D -m 0755 $(BUILD)/berth-runtime $(DESTDIR)$(PREFIX)/bin/berth-runtime
 	$(if $(BERTHD_CLI_SRC),install -D -m 0755 $(BUILD)/berthd $(DESTDIR)$(PREFIX)/bin/berthd)
 	$(if $(BERTH_CLI_SRC),install -D -m 0755 $(BUILD)/berth $(DESTDIR)$(PREFIX)/bin/berth)
+	$(if $(MONITOR_SRC),install -D -m 0755 $(BUILD)/berth-monitor $(DESTDIR)$(PREFIX)/bin/berth-monitor)
+	$(if $(INIT_SRC),install -D -m 0755 $(BUILD)/berth-init $(DESTDIR)$(PREFIX)/bin/berth-init)
 
 check: all
 	$(MAKE) SAN=1 all

@@ -50,9 +50,28 @@ struct reply
   int fd;                         /* stream this file (from offset 0) instead of body */
   bool head_only;
   json_t *headers;                /* extra headers {name: value} or NULL */
+  stream_fn stream;               /* reply_stream */
+  upgrade_fn upgrade;             /* reply_upgrade */
+  void *ctx;                      /* for STREAM or UPGRADE */
+  void (*free_ctx) (void *ctx);
 };
 
 typedef void (*route_handler) (struct request *req, struct reply *rep);
+
+/* A streamed body (chunked): FN runs in its own thread after the headers
+ * are sent and writes with stream_out_write() until it returns; the
+ * response ends then.  FREE_CTX (may be NULL) runs after FN, always, also
+ * when the client went away (stream_out_write then returns -EPIPE, and FN
+ * should stop). */
+struct stream_out;
+typedef void (*stream_fn) (struct stream_out *out, void *ctx);
+/* A hijacked connection (attach, exec): the reply is "101 UPGRADED" with
+ * Connection/Upgrade headers, then FN runs in its own thread with the raw,
+ * bidirectional, blocking socket SOCK, and EXTRA (bytes the client sent
+ * after its request, already read by the HTTP layer: they come first).
+ * The connection is closed when FN returns; FREE_CTX runs after FN, always
+ * (also when the upgrade could not happen). */
+typedef void (*upgrade_fn) (int sock, const char *extra, size_t extra_len, void *ctx);
 
 struct route
 {
@@ -78,6 +97,14 @@ void reply_berth_error (struct reply *rep, berth_err *err);
 void reply_text (struct reply *rep, unsigned status, const char *content_type, const char *text);
 void reply_fd (struct reply *rep, unsigned status, const char *content_type, int fd);
 void reply_header (struct reply *rep, const char *name, const char *value);
+/* Stream the body from FN (see stream_fn); takes CTX. */
+void reply_stream (struct reply *rep, unsigned status, const char *content_type, stream_fn fn, void *ctx,
+                   void (*free_ctx) (void *));
+/* Hijack the connection for FN (see upgrade_fn); takes CTX.  CONTENT_TYPE
+ * is application/vnd.docker.raw-stream or ...multiplexed-stream. */
+void reply_upgrade (struct reply *rep, const char *content_type, upgrade_fn fn, void *ctx, void (*free_ctx) (void *));
+/* Write to a streamed body: 0, or -EPIPE once the client has gone. */
+int stream_out_write (struct stream_out *out, const void *buf, size_t len);
 
 /* Start serving ROUTES on the listening socket FD.  Returns an opaque
  * handle, or NULL with *err. */

@@ -1,0 +1,104 @@
+/* From Docker's container model to the OCI runtime spec.
+ *
+ * Docker clients send a container as {Config, HostConfig} (the body of
+ * POST /containers/create); the image brings its own config.  This file
+ * merges and validates them (at create time: bad input is a 400 there, not
+ * a failure at start) and turns the result into the config.json that
+ * berth-runtime or runc runs (at start time, once the root is mounted).
+ * Every function is pure apart from spec_generate's reads of the root file
+ * system (/etc/passwd, /etc/group) and its writes of the files it names. */
+#ifndef BERTH_SPEC_GEN_H
+#define BERTH_SPEC_GEN_H
+
+#include <stdbool.h>
+
+#include "common/json.h"
+
+/* Docker's create-time merge: CONFIG is the request's Config (not changed);
+ * IMAGE_CONFIG is the image config blob's "config" object (may be NULL for
+ * none).  *merged gets the Config as `docker inspect` shows it:
+ *   Env = image Env, overridden/extended by the request's (same name wins);
+ *   Entrypoint = request's if set (a [""] entrypoint clears it), else
+ *     image's; Cmd = request's if set, else image's unless the request set
+ *     an Entrypoint (Docker drops the image Cmd then);
+ *   WorkingDir, User, StopSignal, ExposedPorts, Volumes: request's, else image's;
+ *   Labels: image's overlaid with the request's;
+ *   Image: the name the user gave (IMAGE_NAME); Hostname: request's or
+ *     HOSTNAME_DEFAULT (the id's first 12 chars).
+ * Fails (EINVAL, a message saying which field) when there is nothing to
+ * run: "no command specified". */
+int container_config_merge (json_t *config, json_t *image_config, const char *image_name, const char *hostname_default,
+                            json_t **merged, berth_err *err);
+
+/* Validate HOST_CONFIG (the request's HostConfig; NULL = {}) and fill in
+ * Docker's defaults, as `docker inspect` shows them (NetworkMode "none"
+ * when empty or "default", RestartPolicy {"Name":"no"}, LogConfig
+ * {"Type":"json-file","Config":{}}, ShmSize 67108864, ...).  Errors are
+ * EINVAL with Docker's wording where it has one, e.g.
+ *   "invalid restart policy 'sometimes'" / "maximum retry count cannot be
+ *   used with restart policy 'always'", "Minimum memory limit allowed is
+ *   6MB", "Range of CPUs is from 0.01 to N.00, as there are only N CPUs
+ *   available", "invalid mount config: ...", "invalid capability: CAP_X",
+ *   "network mode 'bridge' is not supported yet" (only none, host, default
+ *   and container:<id> pass), "unknown security option: ...".
+ * Binds "src:dst[:ro|rw|z|Z|...]" with an absolute src (a named volume is
+ * refused: volumes are a later issue), Tmpfs {"/path": "opts"}, Mounts of
+ * type bind/tmpfs are checked here.  *out is a new object. */
+int host_config_normalize (json_t *host_config, json_t **out, berth_err *err);
+
+/* "SIGTERM", "TERM", "15" -> 15; -1 if unknown. */
+int signal_from_name (const char *name);
+
+struct spec_input
+{
+  const char *id;              /* container id (64 hex) */
+  json_t *config;              /* merged Config (container_config_merge) */
+  json_t *host_config;         /* normalized HostConfig */
+  const char *rootfs;          /* the mounted root (overlayfs merged dir) */
+  const char *container_dir;   /* writable folder for hostname, hosts,
+                                  resolv.conf (bind-mounted into the
+                                  container, as Docker does) */
+  const char *init_path;       /* static init for HostConfig.Init, or NULL */
+  const char *cgroups_path;    /* e.g. "/berth/<id>" */
+  const char *shared_netns;    /* NetworkMode container:<id>: that
+                                  container's /proc/PID/ns/net, else NULL */
+};
+
+/* The OCI runtime spec (config.json content, ociVersion 1.0.2 so runc and
+ * berth-runtime both take it) for a container:
+ *   process: args = Entrypoint + Cmd (with Init: [init, "--", ...]); env
+ *     with PATH defaulted, HOSTNAME, TERM=xterm with a tty; cwd WorkingDir
+ *     or "/" (created in ROOTFS if missing, as Docker does); user resolved
+ *     from ROOTFS/etc/passwd and /etc/group safely inside the root ("name",
+ *     "uid", "name:group", "uid:gid"; additional groups from /etc/group);
+ *     an unknown user is an error ("unable find user NAME: no matching
+ *     entries in passwd file"); terminal = Tty; Docker's default
+ *     capabilities (or all when Privileged), CapAdd/CapDrop ("ALL" too);
+ *     noNewPrivileges from SecurityOpt; rlimits from Ulimits; oomScoreAdj.
+ *   root: ROOTFS, readonly = ReadonlyRootfs.
+ *   hostname: Config.Hostname (not with NetworkMode host: the host's).
+ *   mounts: Docker's defaults (/proc, /dev tmpfs, /dev/pts, /dev/shm with
+ *     ShmSize, /dev/mqueue, /sys ro, /sys/fs/cgroup ro), then
+ *     /etc/hostname, /etc/hosts, /etc/resolv.conf bind-mounted from files
+ *     written into CONTAINER_DIR (network none: localhost entries only, the
+ *     host's resolv.conf; host: the host's files), then Binds, Mounts and
+ *     Tmpfs, and the init at /dev/init.
+ *   linux: namespaces pid ipc uts mount network cgroup (network omitted for
+ *     host, path for container:<id>); resources from Memory,
+ *     MemoryReservation, MemorySwap, NanoCpus/CpuQuota/CpuPeriod,
+ *     CpuShares, CpusetCpus/Mems, PidsLimit, BlkioWeight; Docker's default
+ *     device cgroup rules; maskedPaths/readonlyPaths (none when
+ *     Privileged); sysctls; seccomp: berth's default profile (Docker's
+ *     allow list), SecurityOpt seccomp=unconfined for none, or
+ *     seccomp=<JSON> (the docker CLI sends the file's content) converted
+ *     from Docker's profile format; cgroupsPath = CGROUPS_PATH.
+ *   annotations: none needed. */
+int spec_generate (const struct spec_input *in, json_t **spec, berth_err *err);
+
+/* The OCI process for `runtime exec --process`: EXEC_CONFIG is the body of
+ * POST /containers/{id}/exec (Cmd, Env, User, WorkingDir, Tty, Privileged);
+ * the rest (env, user, cwd, capabilities, noNewPrivileges, rlimits) comes
+ * from the container's SPEC, as Docker does.  ROOTFS resolves a User. */
+int exec_process_generate (json_t *spec, json_t *exec_config, const char *rootfs, json_t **process, berth_err *err);
+
+#endif
