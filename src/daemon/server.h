@@ -39,6 +39,21 @@ struct request
   bool body_too_large;
 };
 
+/* A streamed body (chunked): FN runs in its own thread after the headers
+ * are sent and writes with stream_out_write() until it returns; the
+ * response ends then.  FREE_CTX (may be NULL) runs after FN, always, also
+ * when the client went away (stream_out_write then returns -EPIPE, and FN
+ * should stop). */
+struct stream_out;
+typedef void (*stream_fn) (struct stream_out *out, void *ctx);
+/* A hijacked connection (attach, exec): the reply is "101 UPGRADED" with
+ * Connection/Upgrade headers, then FN runs in its own thread with the raw,
+ * bidirectional, blocking socket SOCK, and EXTRA (bytes the client sent
+ * after its request, already read by the HTTP layer: they come first).
+ * The connection is closed when FN returns; FREE_CTX runs after FN, always
+ * (also when the upgrade could not happen). */
+typedef void (*upgrade_fn) (int sock, const char *extra, size_t extra_len, void *ctx);
+
 /* What a handler returns: a status and a JSON body, a raw body, or an fd
  * to stream.  Build it with the reply_* helpers. */
 struct reply
@@ -58,20 +73,7 @@ struct reply
 
 typedef void (*route_handler) (struct request *req, struct reply *rep);
 
-/* A streamed body (chunked): FN runs in its own thread after the headers
- * are sent and writes with stream_out_write() until it returns; the
- * response ends then.  FREE_CTX (may be NULL) runs after FN, always, also
- * when the client went away (stream_out_write then returns -EPIPE, and FN
- * should stop). */
-struct stream_out;
-typedef void (*stream_fn) (struct stream_out *out, void *ctx);
-/* A hijacked connection (attach, exec): the reply is "101 UPGRADED" with
- * Connection/Upgrade headers, then FN runs in its own thread with the raw,
- * bidirectional, blocking socket SOCK, and EXTRA (bytes the client sent
- * after its request, already read by the HTTP layer: they come first).
- * The connection is closed when FN returns; FREE_CTX runs after FN, always
- * (also when the upgrade could not happen). */
-typedef void (*upgrade_fn) (int sock, const char *extra, size_t extra_len, void *ctx);
+
 
 struct route
 {
