@@ -171,21 +171,23 @@ static json_t *mounts_json (struct container *c)
   return out;
 }
 
+static char *dir_file (struct container *c, const char *name)
+{
+  char *p = NULL;
+  return asprintf (&p, "%s/%s", c->dir, name) < 0 ? strdup ("") : p;
+}
+
 json_t *container_inspect_json (struct berthd *d, struct container *c)
 {
   (void) d;
   json_t *path, *args;
   containers_lock (c->daemon->containers);
   path_and_args (c, &path, &args);
-  cleanup_free char *hostname = NULL, *hosts = NULL, *resolv = NULL, *log = NULL, *upper = NULL, *work = NULL,
-                    *merged = NULL;
-  asprintf (&hostname, "%s/hostname", c->dir);
-  asprintf (&hosts, "%s/hosts", c->dir);
-  asprintf (&resolv, "%s/resolv.conf", c->dir);
-  asprintf (&log, "%s/%s-json.log", c->dir, c->id);
-  asprintf (&upper, "%s/fs/upper", c->dir);
-  asprintf (&work, "%s/fs/work", c->dir);
-  asprintf (&merged, "%s/rootfs", c->dir);
+  cleanup_free char *hostname = dir_file (c, "hostname"), *hosts = dir_file (c, "hosts");
+  cleanup_free char *resolv = dir_file (c, "resolv.conf"), *upper = dir_file (c, "fs/upper");
+  cleanup_free char *work = dir_file (c, "fs/work"), *merged = dir_file (c, "rootfs"), *log = NULL;
+  if (asprintf (&log, "%s/%s-json.log", c->dir, c->id) < 0)
+    log = NULL;
   json_t *state = json_pack (
       "{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:o, s:o}", "Status",
       container_status_name (c->status),
@@ -204,7 +206,7 @@ json_t *container_inspect_json (struct berthd *d, struct container *c)
                          " s:O, s:{s:s, s:{s:s, s:s, s:s, s:s}}, s:o, s:O, s:o}",
                          "Id", c->id, "Created", c->created, "Path", path, "Args", args, "State", state, "Image",
                          c->image_id, "ResolvConfPath", resolv, "HostnamePath", hostname, "HostsPath", hosts,
-                         "LogPath", log, "Name", c->name, "RestartCount", c->restart_count, "Driver", "overlay2",
+                         "LogPath", log ? log : "", "Name", c->name, "RestartCount", c->restart_count, "Driver", "overlay2",
                          "Platform", "linux", "MountLabel", "", "ProcessLabel", "", "AppArmorProfile", "", "ExecIDs",
                          exec_ids, "HostConfig", c->host_config, "GraphDriver", "Name", "overlay2", "Data",
                          "LowerDir", "", "MergedDir", merged, "UpperDir", upper, "WorkDir", work, "Mounts",
