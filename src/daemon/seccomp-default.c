@@ -30,7 +30,7 @@ static const char *const always_allowed[] = {
   "access faccessat faccessat2 open openat openat2 creat close close_range dup dup2 dup3 read readv pread64 preadv "
   "preadv2 write writev pwrite64 pwritev pwritev2 lseek _llseek sendfile sendfile64 splice tee vmsplice "
   "copy_file_range readahead fadvise64 fadvise64_64 fallocate truncate truncate64 ftruncate ftruncate64 fsync "
-  "fdatasync sync syncfs sync_file_range flock fcntl fcntl64 ioctl name_to_handle_at",
+  "fdatasync sync syncfs sync_file_range flock fcntl fcntl64 ioctl name_to_handle_at pipe pipe2",
   /* metadata and directories */
   "stat stat64 lstat lstat64 fstat fstat64 fstatat64 newfstatat statx statfs statfs64 fstatfs fstatfs64 chmod "
   "fchmod fchmodat chown chown32 fchown fchown32 lchown lchown32 fchownat utime utimes utimensat "
