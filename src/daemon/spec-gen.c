@@ -5,7 +5,6 @@
 #include "daemon/spec-internal.h"
 
 #include "common/cleanup.h"
-#include "runtime/caps.h"
 #include "runtime/rootfs.h"
 
 #include <ctype.h>
@@ -765,7 +764,7 @@ int exec_process_generate (json_t *spec, json_t *exec_config, const char *rootfs
     json_object_set_new (p, "cwd", json_string (cwd));
   if (berth_json_bool (exec_config, "Privileged", false))
     {
-      cleanup_json json_t *all = berth_caps_known ();
+      cleanup_json json_t *all = spec_all_capabilities ();
       json_object_set_new (p, "capabilities", capabilities_object (all));
     }
   *process = take_ptr (p);

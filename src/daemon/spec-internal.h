@@ -12,8 +12,13 @@
 /* Docker's default capabilities (oci/caps/defaults.go), NULL-terminated. */
 extern const char *const spec_default_caps[];
 
+/* "All capabilities": those the kernel knows that berthd's own bounding
+ * set still has (a container cannot get more, and asking for more makes
+ * the runtime fail). */
+json_t *spec_all_capabilities (void);
+
 /* The bounding/effective/permitted list of "CAP_*" names for HOST_CONFIG
- * (normalized): everything the kernel knows when Privileged, else the
+ * (normalized): spec_all_capabilities() when Privileged, else the
  * defaults tweaked by CapAdd/CapDrop the way Docker does ("ALL" in CapAdd
  * = every capability minus CapDrop; "ALL" in CapDrop = only CapAdd). */
 int spec_capabilities (json_t *host_config, json_t **caps, berth_err *err);

@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
 
 const char *const spec_default_caps[] = {
   "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER",           "CAP_MKNOD",
@@ -51,6 +53,19 @@ int spec_capability_name (const char *name, char **out, berth_err *err)
   return 0;
 }
 
+json_t *spec_all_capabilities (void)
+{
+  json_t *known = berth_caps_known ();
+  for (size_t i = json_array_size (known); i-- > 0;)
+    {
+      cap_value_t cap;
+      if (cap_from_name (json_string_value (json_array_get (known, i)), &cap) < 0
+          || prctl (PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
+        json_array_remove (known, i);
+    }
+  return known;
+}
+
 /* CapAdd/CapDrop as normalized names. */
 static int capability_list (json_t *host_config, const char *key, json_t **out, berth_err *err)
 {
@@ -87,7 +102,7 @@ int spec_capabilities (json_t *host_config, json_t **caps, berth_err *err)
   *caps = NULL;
   if (berth_json_bool (host_config, "Privileged", false))
     {
-      *caps = berth_caps_known ();
+      *caps = spec_all_capabilities ();
       return *caps ? 0 : berth_fail (err, ENOMEM, "capabilities");
     }
   cleanup_json json_t *add = NULL;
@@ -101,8 +116,8 @@ int spec_capabilities (json_t *host_config, json_t **caps, berth_err *err)
   json_t *v;
   if (spec_json_array_has (add, "ALL"))
     {
-      cleanup_json json_t *known = berth_caps_known ();
-      json_array_foreach (known, i, v)
+      cleanup_json json_t *all = spec_all_capabilities ();
+      json_array_foreach (all, i, v)
         if (!spec_json_array_has (drop, json_string_value (v)))
           append_unique (out, json_string_value (v));
     }

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/capability.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -846,7 +847,7 @@ TEST (spec_capabilities)
   CHECK (json_array_size (caps) == 1);
   CHECK_STR (str_at (caps, 0), "CAP_CHOWN");
 
-  cleanup_json json_t *known = berth_caps_known ();
+  cleanup_json json_t *known = spec_all_capabilities ();
   cleanup_json json_t *all = generate_ok (&f, "{'Cmd':['true']}", "{'CapAdd':['ALL'],'CapDrop':['MKNOD']}");
   caps = caps_of (all);
   CHECK (json_array_size (caps) == json_array_size (known) - 1);
@@ -1183,7 +1184,7 @@ TEST (exec_process)
   CHECK (berth_json_int (json_object_get (p, "user"), "uid", -1) == 0);
   CHECK (json_is_false (json_object_get (p, "terminal")));
   CHECK (json_equal (json_object_get (p, "env"), berth_json_path (s, "process.env")));
-  cleanup_json json_t *known = berth_caps_known ();
+  cleanup_json json_t *known = spec_all_capabilities ();
   CHECK (json_equal (berth_json_path (p, "capabilities.bounding"), known));
   json_decref (p);
 
@@ -1383,4 +1384,46 @@ TEST (run_with_memory_and_pids_limits)
             "echo pids=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max); "
             "echo rlimit=$(ulimit -n)",
             "{'Memory':67108864,'PidsLimit':50,'Ulimits':[{'Name':'nofile','Soft':123,'Hard':456}]}", expect);
+}
+
+TEST (run_privileged)
+{
+  cleanup_json json_t *all = spec_all_capabilities ();
+  unsigned long long mask = 0;
+  size_t i;
+  json_t *c;
+  json_array_foreach (all, i, c)
+    {
+      cap_value_t cap;
+      CHECK (cap_from_name (json_string_value (c), &cap) == 0);
+      mask |= 1ULL << cap;
+    }
+  char capeff[64];
+  snprintf (capeff, sizeof capeff, "CapEff:\t%016llx", mask);
+  const char *expect[] = { capeff, "Seccomp:\t0", "sys-writable", NULL };
+  run_both ("{}",
+            "grep -E '^(CapEff|Seccomp):' /proc/self/status; grep ' /sys sysfs rw' /proc/mounts >/dev/null && echo sys-writable",
+            "{'Privileged':true}", expect);
+}
+
+TEST (run_host_network)
+{
+  char host[256] = "", expect_host[300];
+  CHECK (gethostname (host, sizeof host - 1) == 0);
+  snprintf (expect_host, sizeof expect_host, "host=%s\n", host);
+  /* the host's interfaces are visible: more than the lone loopback */
+  const char *expect[] = { expect_host, "ifaces-shared", NULL };
+  run_both ("{'Hostname':'ignored'}",
+            "echo host=$(hostname); n=$(ls /sys/class/net | wc -l); "
+            "[ \"$(readlink /proc/1/ns/net)\" = \"$(readlink /proc/self/ns/net)\" ] && [ $n -ge 1 ] && echo ifaces-shared",
+            "{'NetworkMode':'host'}", expect);
+}
+
+TEST (run_custom_seccomp_profile)
+{
+  const char *expect[] = { "mkdir-denied", "Seccomp:\t2", NULL };
+  run_both ("{}", "mkdir /newdir 2>/dev/null || echo mkdir-denied; grep '^Seccomp:' /proc/self/status",
+            "{'SecurityOpt':['seccomp={\\'defaultAction\\':\\'SCMP_ACT_ALLOW\\',\\'syscalls\\':[{\\'names\\':"
+            "[\\'mkdir\\',\\'mkdirat\\'],\\'action\\':\\'SCMP_ACT_ERRNO\\',\\'errnoRet\\':1}]}']}",
+            expect);
 }
