@@ -494,6 +494,44 @@ TEST (hostconfig_accepts_valid_input)
   CHECK_STR (berth_json_str (c, "NetworkMode"), "container:abc");
 }
 
+/* What docker run (CLI v28) sends for `docker run busybox echo hi`. */
+TEST (docker_cli_request_is_accepted)
+{
+  cleanup_json json_t *hc = normalize_ok (
+      "{'Binds':null,'ContainerIDFile':'','LogConfig':{'Type':'','Config':{}},'NetworkMode':'default','PortBindings':{},"
+      "'RestartPolicy':{'Name':'no','MaximumRetryCount':0},'AutoRemove':false,'VolumeDriver':'','VolumesFrom':null,"
+      "'ConsoleSize':[50,200],'CapAdd':null,'CapDrop':null,'CgroupnsMode':'','Dns':[],'DnsOptions':[],'DnsSearch':[],"
+      "'ExtraHosts':null,'GroupAdd':null,'IpcMode':'','Cgroup':'','Links':null,'OomScoreAdj':0,'PidMode':'',"
+      "'Privileged':false,'PublishAllPorts':false,'ReadonlyRootfs':false,'SecurityOpt':null,'UTSMode':'','UsernsMode':'',"
+      "'ShmSize':0,'Isolation':'','CpuShares':0,'Memory':0,'NanoCpus':0,'CgroupParent':'','BlkioWeight':0,"
+      "'BlkioWeightDevice':[],'BlkioDeviceReadBps':[],'BlkioDeviceWriteBps':[],'BlkioDeviceReadIOps':[],"
+      "'BlkioDeviceWriteIOps':[],'CpuPeriod':0,'CpuQuota':0,'CpuRealtimePeriod':0,'CpuRealtimeRuntime':0,"
+      "'CpusetCpus':'','CpusetMems':'','Devices':[],'DeviceCgroupRules':null,'DeviceRequests':null,"
+      "'MemoryReservation':0,'MemorySwap':0,'MemorySwappiness':-1,'OomKillDisable':false,'PidsLimit':0,'Ulimits':null,"
+      "'CpuCount':0,'CpuPercent':0,'IOMaximumIOps':0,'IOMaximumBandwidth':0,'MaskedPaths':null,'ReadonlyPaths':null}");
+  CHECK_STR (berth_json_str (hc, "NetworkMode"), "none");
+  CHECK_STR (json_string_value (berth_json_path (hc, "LogConfig.Type")), "json-file");
+  CHECK (json_is_array (json_object_get (hc, "Ulimits")));
+  CHECK (json_array_size (json_object_get (hc, "MaskedPaths")) == 11);
+  cleanup_json json_t *m = merge_ok (
+      "{'Hostname':'','Domainname':'','User':'','AttachStdin':false,'AttachStdout':true,'AttachStderr':true,'Tty':false,"
+      "'OpenStdin':false,'StdinOnce':false,'Env':[],'Cmd':['echo','hi'],'Image':'busybox','Volumes':{},'WorkingDir':'',"
+      "'Entrypoint':null,'OnBuild':null,'Labels':{}}",
+      "{'Env':['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],'Cmd':['sh']}");
+  CHECK_STR (str_at (json_object_get (m, "Cmd"), 1), "hi");
+  CHECK (json_array_size (json_object_get (m, "Env")) == 1);
+  CHECK_STR (berth_json_str (m, "Hostname"), "0123456789ab");
+  struct fixture f;
+  fixture_make (&f);
+  struct spec_input in = { .config = m, .host_config = hc, .rootfs = f.rootfs, .container_dir = f.ctr };
+  cleanup_json json_t *spec = NULL;
+  berth_err err = NULL;
+  expect_ok (spec_generate (&in, &spec, &err), &err);
+  CHECK (berth_json_path (spec, "linux.resources.memory") == NULL);
+  CHECK (berth_json_path (spec, "process.consoleSize") == NULL);
+  fixture_remove (&f);
+}
+
 /* ------------------------------------------------------------------ */
 /* The spec                                                            */
 /* ------------------------------------------------------------------ */
