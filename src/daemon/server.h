@@ -103,11 +103,15 @@ void reply_header (struct reply *rep, const char *name, const char *value);
 void reply_stream (struct reply *rep, unsigned status, const char *content_type, stream_fn fn, void *ctx,
                    void (*free_ctx) (void *));
 /* Hijack the connection for FN (see upgrade_fn); takes CTX.  CONTENT_TYPE
- * is application/vnd.docker.raw-stream or ...multiplexed-stream. */
+ * is application/vnd.docker.raw-stream or ...multiplexed-stream.  The
+ * client must have asked ("Upgrade: tcp", as docker's client does; HTTP/1.1):
+ * libmicrohttpd hands a socket over only with a 101, so a client that did
+ * not ask gets 400 "upgrade required" and FN does not run. */
 void reply_upgrade (struct reply *rep, const char *content_type, upgrade_fn fn, void *ctx, void (*free_ctx) (void *));
 /* Write to a streamed body: 0, or -EPIPE once the client has gone or the
- * server stops.  Each write reaches the client as it is (one chunk), at
- * once.  A zero-length write sends nothing and only tells whether the
+ * server stops.  What is written goes to the client at once (berthd keeps
+ * no buffer of its own; a slow client blocks the writer).  A client that
+ * hangs up (or half-closes its side) counts as gone.  A zero-length write sends nothing and only tells whether the
  * client is still there: a function that waits long between writes should
  * probe now and then (the HTTP layer notices a hang-up while it waits). */
 int stream_out_write (struct stream_out *out, const void *buf, size_t len);
