@@ -37,6 +37,11 @@ void containers_unlock (struct containers *cs)
   pthread_mutex_unlock (&cs->lock);
 }
 
+void containers_wake_all (struct containers *cs)
+{
+  pthread_cond_broadcast (&cs->changed);
+}
+
 /* ---- the table (caller holds the lock) ---- */
 
 int container_table_insert (struct containers *cs, struct container *c)

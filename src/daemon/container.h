@@ -103,6 +103,8 @@ void containers_put_all (struct containers *cs, struct container **list, size_t 
 
 void containers_lock (struct containers *cs);
 void containers_unlock (struct containers *cs);
+/* Broadcast the state-change condition (caller holds the lock). */
+void containers_wake_all (struct containers *cs);
 
 /* Does any container use IMAGE_ID?  (the image store's in_use callback) */
 bool containers_use_image (const char *image_id, void *opaque);

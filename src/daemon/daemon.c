@@ -207,6 +207,19 @@ int berthd_open (struct berthd *d, berth_err *err)
   return 0;
 }
 
+void berthd_begin_shutdown (struct berthd *d)
+{
+  d->stopping = true;
+  if (d->events)
+    events_shutdown (d->events);
+  if (d->containers)
+    {
+      containers_lock (d->containers);
+      containers_wake_all (d->containers);
+      containers_unlock (d->containers);
+    }
+}
+
 void berthd_close (struct berthd *d)
 {
   d->stopping = true;

@@ -60,6 +60,9 @@ int berthd_config_load (struct berthd_config *cfg, int argc, char **argv, berth_
 void berthd_config_free (struct berthd_config *cfg);
 
 int berthd_open (struct berthd *d, berth_err *err);
+/* Wake every request that waits for something (wait, events, attach before
+ * start) so that it ends: the first step of a shutdown. */
+void berthd_begin_shutdown (struct berthd *d);
 void berthd_close (struct berthd *d);
 
 /* An unlinked, close-on-exec temp file under the data root; -1 on error. */

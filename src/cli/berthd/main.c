@@ -78,6 +78,7 @@ int main (int argc, char **argv)
   berth_log (BERTH_LOG_INFO, "API listening on %s (data root %s)", sock, d.cfg.data_root);
   int sig = wait_for_signal ();
   berth_log (BERTH_LOG_INFO, "signal %d: shutting down", sig);
+  berthd_begin_shutdown (&d);
   http_server_stop (srv);
   close (fd);
   unlink (sock);
