@@ -173,6 +173,8 @@ void monitor_finish (struct monitor *m, const char *error)
     close (m->listen_fd);
   m->listen_fd = -1;
   unlink (m->attach_path);
+  if (m->console_path)
+    unlink (m->console_path);
   m->finished = true;
 }
 

@@ -294,19 +294,32 @@ static int open_log (struct monitor *m, berth_err *err)
   return 0;
 }
 
+/* --console-socket for the runtime, with --tty. */
+static size_t console_args (struct monitor *m, const char **args, size_t n)
+{
+  if (m->tty)
+    {
+      args[n++] = "--console-socket";
+      args[n++] = m->console_path;
+    }
+  return n;
+}
+
 /* Container mode: `RUNTIME create`; the process waits in the runtime until
  * MON_START.  On failure the runtime's message is in *err; monitor_finish
  * deletes what the runtime left. */
 static int create_container (struct monitor *m, berth_err *err)
 {
-  const char *args[] = { "create", "--bundle", m->bundle, "--pid-file", m->pid_path, NULL, NULL, m->id, NULL };
-  if (m->tty)
-    {
-      args[5] = "--console-socket";
-      args[6] = m->console_path;
-    }
-  else
-    args[5] = m->id;
+  const char *args[12];
+  size_t n = 0;
+  args[n++] = "create";
+  args[n++] = "--bundle";
+  args[n++] = m->bundle;
+  args[n++] = "--pid-file";
+  args[n++] = m->pid_path;
+  n = console_args (m, args, n);
+  args[n++] = m->id;
+  args[n] = NULL;
   m->create_tried = true;
   int r = runtime_run (m, args, m->child_stdio, err);
   /* The runtime's own complaints go to stderr too, which is the container's
@@ -326,15 +339,17 @@ static int create_container (struct monitor *m, berth_err *err)
 /* Exec mode: the stdio prepared at set-up goes to the new process. */
 static int exec_start (struct monitor *m, berth_err *err)
 {
-  const char *args[] = { "exec", "--detach", "--process", m->exec_process, "--pid-file", m->pid_path,
-                         NULL, NULL, m->id, NULL };
-  if (m->tty)
-    {
-      args[6] = "--console-socket";
-      args[7] = m->console_path;
-    }
-  else
-    args[6] = m->id, args[8] = NULL;
+  const char *args[12];
+  size_t n = 0;
+  args[n++] = "exec";
+  args[n++] = "--detach";
+  args[n++] = "--process";
+  args[n++] = m->exec_process;
+  args[n++] = "--pid-file";
+  args[n++] = m->pid_path;
+  n = console_args (m, args, n);
+  args[n++] = m->id;
+  args[n] = NULL;
   int r = runtime_run (m, args, m->child_stdio, err);
   close_child_stdio (m);
   if (r < 0)
