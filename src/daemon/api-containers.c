@@ -258,17 +258,62 @@ void api_container_rename (struct request *req, struct reply *rep)
   done (req, rep, c, r, &err, 204);
 }
 
-void api_container_wait (struct request *req, struct reply *rep)
+struct wait_ctx
 {
-  WITH_CONTAINER (req, rep, c);
+  struct berthd *d;
+  struct container *c;
+  char *condition;
+};
+
+static void wait_ctx_free (void *p)
+{
+  struct wait_ctx *w = p;
+  container_put (w->d->containers, w->c);
+  free (w->condition);
+  free (w);
+}
+
+static void wait_run (struct stream_out *out, void *ctx)
+{
+  struct wait_ctx *w = ctx;
   berth_err err = NULL;
   int code = 0;
-  int r = container_wait (req->daemon, c, request_query (req, "condition"), &code, &err);
-  if (r < 0)
-    reply_berth_error (rep, &err);
+  cleanup_json json_t *j = NULL;
+  if (container_wait (w->d, w->c, w->condition, &code, &err) < 0)
+    {
+      j = json_pack ("{s:i, s:{s:s}}", "StatusCode", -1, "Error", "Message", err ? err->msg : "wait failed");
+      berth_error_free (&err);
+    }
   else
-    reply_json (rep, 200, json_pack ("{s:i, s:n}", "StatusCode", code, "Error"));
-  container_put (req->daemon->containers, c);
+    j = json_pack ("{s:i, s:n}", "StatusCode", code, "Error");
+  cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+  if (text)
+    {
+      stream_out_write (out, text, strlen (text));
+      stream_out_write (out, "\n", 1);
+    }
+}
+
+/* The docker CLI waits for the answer's headers before it starts the
+ * container (`docker run`), so they go out at once and the status code
+ * follows in the body when the condition holds, as dockerd does. */
+void api_container_wait (struct request *req, struct reply *rep)
+{
+  const char *condition = request_query (req, "condition");
+  if (condition && *condition && strcmp (condition, "not-running") != 0 && strcmp (condition, "next-exit") != 0
+      && strcmp (condition, "removed") != 0)
+    return reply_error (rep, 400, "invalid condition: \"%s\"", condition);
+  WITH_CONTAINER (req, rep, c);
+  struct wait_ctx *w = calloc (1, sizeof *w);
+  if (w == NULL)
+    {
+      container_put (req->daemon->containers, c);
+      return reply_error (rep, 500, "out of memory");
+    }
+  w->d = req->daemon;
+  w->c = c;
+  w->condition = condition ? strdup (condition) : NULL;
+  reply_stream (rep, 200, "application/json", wait_run, w, wait_ctx_free);
 }
 
 void api_container_update (struct request *req, struct reply *rep)
