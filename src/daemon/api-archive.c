@@ -65,19 +65,13 @@ static int run_in_root (struct berthd *d, struct container *c, struct archive_jo
 static void reply_job_error (struct request *req, struct reply *rep, const struct archive_result *res)
 {
   const char *path = request_query (req, "path");
-  switch (res->errnum)
-    {
-    case ENOENT:
-    case ENOTDIR:
-      if (res->errnum == ENOTDIR && strcmp (req->method, "PUT") == 0)
-        return reply_error (rep, 400, "%s", res->msg);
-      return reply_error (rep, 404, "Could not find the file %s in container %s", path ? path : "",
-                          req->params[0]);
-    case EINVAL:
-      return reply_error (rep, 400, "%s", res->msg);
-    default:
-      return reply_error (rep, 500, "%s", res->msg[0] ? res->msg : "archive failed");
-    }
+  bool put = strcmp (req->method, "PUT") == 0;
+  if (res->errnum == ENOENT || (res->errnum == ENOTDIR && !put))
+    reply_error (rep, 404, "Could not find the file %s in container %s", path ? path : "", req->params[0]);
+  else if (res->errnum == ENOTDIR || res->errnum == EINVAL)
+    reply_error (rep, 400, "%s", res->msg);
+  else
+    reply_error (rep, 500, "%s", res->msg[0] ? res->msg : "archive failed");
 }
 
 /* The ?path= in Docker's absolute form; on error replies 400, NULL. */
@@ -178,7 +172,10 @@ void api_container_archive_put (struct request *req, struct reply *rep)
   if (abs == NULL)
     return;
   if (req->body_fd < 0)
-    return reply_error (rep, 400, "the request has no archive");
+    {
+      reply_error (rep, 400, "the request has no archive");
+      return;
+    }
   struct container *c = api_container_lookup (req, rep);
   if (c == NULL)
     return;

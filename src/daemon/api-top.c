@@ -187,9 +187,15 @@ static void top (struct request *req, struct reply *rep, struct container *c, co
   pid_t pid = c->pid;
   containers_unlock (d->containers);
   if (st == CT_RESTARTING)
-    return reply_error (rep, 409, "Container %s is restarting, wait until the container is running", c->id);
+    {
+      reply_error (rep, 409, "Container %s is restarting, wait until the container is running", c->id);
+      return;
+    }
   if ((st != CT_RUNNING && st != CT_PAUSED) || pid <= 0)
-    return reply_error (rep, 409, "Container %s is not running", c->id);
+    {
+      reply_error (rep, 409, "Container %s is not running", c->id);
+      return;
+    }
   berth_err err = NULL;
   cleanup_free pid_t *pids = NULL;
   cleanup_free char *out = NULL;
@@ -199,7 +205,8 @@ static void top (struct request *req, struct reply *rep, struct container *c, co
     {
       /* The process went away between the two looks. */
       berth_error_free (&err);
-      return reply_error (rep, 409, "Container %s is not running", c->id);
+      reply_error (rep, 409, "Container %s is not running", c->id);
+      return;
     }
   if (ps_output (d, ps_args, pids, n, &out, &err) < 0 || top_parse_ps (out, pids, n, &table, &err) < 0)
     {
@@ -218,7 +225,10 @@ void api_container_top (struct request *req, struct reply *rep)
     ps_args = "-ef";
   berth_err err = NULL;
   if (top_check_ps_args (ps_args, &err) < 0)
-    return reply_berth_error (rep, &err);
+    {
+      reply_berth_error (rep, &err);
+      return;
+    }
   struct container *c = api_container_lookup (req, rep);
   if (c == NULL)
     return;
@@ -346,7 +356,10 @@ void api_container_stats (struct request *req, struct reply *rep)
   bool stream = request_query_bool (req, "stream", true);
   bool one_shot = request_query_bool (req, "one-shot", false);
   if (stream && one_shot)
-    return reply_error (rep, 400, "cannot have stream=true and one-shot=true");
+    {
+      reply_error (rep, 400, "cannot have stream=true and one-shot=true");
+      return;
+    }
   struct container *c = api_container_lookup (req, rep);
   if (c == NULL)
     return;
@@ -360,7 +373,10 @@ void api_container_stats (struct request *req, struct reply *rep)
   if (x == NULL)
     {
       container_put (req->daemon->containers, c);
-      return reply_error (rep, 500, "out of memory");
+      {
+        reply_error (rep, 500, "out of memory");
+        return;
+      }
     }
   x->d = req->daemon;
   x->c = c;

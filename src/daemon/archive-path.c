@@ -112,7 +112,7 @@ char *archive_abs_path (const char *path)
       return NULL;
     }
   size_t len = strlen (clean);
-  char *out = malloc (len + 3);
+  char *out = malloc (len + 4); /* "/." and "/" may be added */
   if (out == NULL)
     {
       free (clean);
