@@ -300,8 +300,7 @@ test_run_seccomp_default_and_unconfined() {
   assert_match "$(dk run --rm "$img" grep '^Seccomp:' /proc/self/status)" 'Seccomp:[[:space:]]+2$' "seccomp filter on by default"
   assert_match "$(dk run --rm --security-opt seccomp=unconfined "$img" grep '^Seccomp:' /proc/self/status)" \
     'Seccomp:[[:space:]]+0$' "seccomp=unconfined"
-  # the default profile denies e.g. unshare of a user namespace... keep to
-  # what it surely denies: mounting with a dropped CAP_SYS_ADMIN (EPERM)
+  # the default confinement: no mount (CAP_SYS_ADMIN dropped, seccomp)
   cap2 dk run --rm "$img" mount -t tmpfs none /mnt
   assert_ne 0 "$RC" "mount is denied in a default container"
 }
@@ -896,7 +895,7 @@ test_update() {
   fi
   assert_ok dk update --restart always "$name"
   assert_eq always "$(ct_inspect "$name" '{{.HostConfig.RestartPolicy.Name}}')"
-  assert_fails dk update --memory 48m nosuch-$TEST_TAG
+  assert_fails dk update --memory 48m "nosuch-$TEST_TAG"
   assert_contains "$OUT" "No such container"
 }
 

@@ -247,7 +247,7 @@ _dl_kill_containers() {
   for i in 1 2 3; do
     roots=$(pgrep -f -- "$d/" 2>/dev/null | tr '\n' ' ')
     [ -n "$roots" ] || break
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2046,SC2086
     kill -KILL $(_dl_pid_tree $roots) 2>/dev/null
     sleep 0.2
   done
