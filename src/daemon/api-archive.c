@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 /* api-containers.c */
-struct container *api_container_lookup (struct request *req, struct reply *rep);
 
 #define STAT_HEADER "X-Docker-Container-Path-Stat"
 #define TAR_TYPE "application/x-tar"

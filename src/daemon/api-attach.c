@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct container *api_container_lookup (struct request *req, struct reply *rep);
 
 static bool container_live (struct container *c)
 {

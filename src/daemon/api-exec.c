@@ -17,7 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-struct container *api_container_lookup (struct request *req, struct reply *rep);
 
 struct exec_rec
 {

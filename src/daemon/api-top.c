@@ -24,7 +24,6 @@
 extern char **environ;
 
 /* api-containers.c */
-struct container *api_container_lookup (struct request *req, struct reply *rep);
 
 /* ps output beyond this is cut (a few thousand processes fit easily). */
 #define PS_OUTPUT_MAX (16 * 1024 * 1024)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct watch
@@ -78,6 +79,11 @@ static void *reaper_main (void *arg)
           if (w == NULL) /* the wake eventfd: berthd is stopping */
             return NULL;
           epoll_ctl (cs->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+          /* berthd is a child subreaper, so monitors it started while
+           * running are its children: reap them.  (Adopted ones are not:
+           * ECHILD, harmless.) */
+          siginfo_t si;
+          waitid (P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG);
           close (w->pidfd);
           container_exited (cs, w->c);
           container_put (cs, w->c);

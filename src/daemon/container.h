@@ -115,6 +115,12 @@ bool containers_use_image (const char *image_id, void *opaque);
 int container_create (struct berthd *d, json_t *body, const char *name, char **id, json_t **warnings,
                       berth_err *err);
 
+/* For API handlers: look up the {id} path parameter; on failure replies
+ * 404 and returns NULL.  container_put() the result. */
+struct request;
+struct reply;
+struct container *api_container_lookup (struct request *req, struct reply *rep);
+
 /* Lifecycle operations, each under the container's op_lock. */
 int container_start (struct berthd *d, struct container *c, berth_err *err); /* -EALREADY when running */
 int container_stop (struct berthd *d, struct container *c, int timeout, const char *signal, berth_err *err);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +67,10 @@ int main (int argc, char **argv)
   sigaddset (&set, SIGTERM);
   pthread_sigmask (SIG_BLOCK, &set, NULL);
   signal (SIGPIPE, SIG_IGN);
+  /* Monitors detach from berthd (they must outlive it), which would leave
+   * their exit for pid 1 to reap; as a subreaper berthd reaps those it
+   * started itself (container-reaper.c). */
+  prctl (PR_SET_CHILD_SUBREAPER, 1);
   if (berthd_open (&d, &err) < 0)
     return berth_error_report (&err);
   const char *sock = d.cfg.host + strlen ("unix://");
