@@ -86,6 +86,8 @@ static bool wait_for_monitor (struct attach_ctx *a, int sock)
           ok = true;
           break;
         }
+      if (a->pending && c->generation != a->generation)
+        break; /* the start failed */
       containers_unlock (cs);
       bool gone = client_gone (sock);
       containers_lock (cs);

@@ -10,6 +10,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -187,6 +188,8 @@ int container_create (struct berthd *d, json_t *body, const char *name, char **i
   return 0;
 }
 
+static int remove_locked_op (struct berthd *d, struct container *c, bool force, berth_err *err);
+
 /* ---- start ---- */
 
 static int write_spec (struct berthd *d, struct container *c, berth_err *err)
@@ -285,6 +288,7 @@ static void record_start_failure (struct berthd *d, struct container *c, const c
   set_str (&c->error, msg);
   c->monitor_pid = 0;
   c->pid = 0;
+  c->generation++; /* attach sessions waiting for this start give up */
   if (c->has_been_started)
     c->status = CT_EXITED;
   container_save (d->containers, c, NULL);
@@ -292,6 +296,21 @@ static void record_start_failure (struct berthd *d, struct container *c, const c
   containers_unlock (d->containers);
   free (error);
   container_unmount (d, c);
+}
+
+/* The docker CLI picks `run`'s exit status from the words of the error
+ * (127 for "no such file or directory" or "executable file not found",
+ * 126 for "permission denied" or "is a directory"), as Go spells them:
+ * lower case. */
+static void docker_style_error (berth_err *err)
+{
+  static const char *const phrases[] = { "No such file or directory", "Permission denied", "Is a directory", NULL };
+  if (err == NULL || *err == NULL || (*err)->msg == NULL)
+    return;
+  for (const char *const *p = phrases; *p; p++)
+    for (char *at = strstr ((*err)->msg, *p); at; at = strstr (at + 1, *p))
+      *at = (char) tolower ((unsigned char) *at);
+  berth_error_prefix (err, "failed to create task for container: OCI runtime create failed");
 }
 
 int container_start_locked_op (struct berthd *d, struct container *c, bool restarting, berth_err *err)
@@ -305,12 +324,14 @@ int container_start_locked_op (struct berthd *d, struct container *c, bool resta
     }
   if (spawn_monitor (d, c, err) < 0)
     {
+      docker_style_error (err);
       record_start_failure (d, c, err && *err ? (*err)->msg : "start failed");
       return -EIO;
     }
   wait_for_attachers (cs, c);
   if (monitor_start (c->state_dir, err) < 0)
     {
+      docker_style_error (err);
       record_start_failure (d, c, err && *err ? (*err)->msg : "start failed");
       return -EIO;
     }
@@ -345,7 +366,12 @@ int container_start (struct berthd *d, struct container *c, berth_err *err)
   else if (st == CT_RUNNING || st == CT_PAUSED)
     r = -EALREADY;
   else
-    r = container_start_locked_op (d, c, false, err);
+    {
+      r = container_start_locked_op (d, c, false, err);
+      /* Docker removes a --rm container whose start failed, too. */
+      if (r < 0 && json_is_true (json_object_get (c->host_config, "AutoRemove")))
+        remove_locked_op (d, c, true, NULL);
+    }
   pthread_mutex_unlock (&c->op_lock);
   return r;
 }

@@ -305,6 +305,14 @@ int monitor_read_exit (const char *state_dir, int *exit_code, char **finished_at
                        berth_err *err)
 {
   cleanup_free char *path = NULL;
+  berth_err local = NULL;
+  if (err == NULL)
+    {
+      /* The caller only wants to know whether there is an exit status. */
+      int r = monitor_read_exit (state_dir, exit_code, finished_at, oom_killed, error, &local);
+      berth_error_free (&local);
+      return r;
+    }
   if (asprintf (&path, "%s/exit", state_dir) < 0)
     return berth_fail (err, ENOMEM, "exit file");
   cleanup_free char *text = NULL;
