@@ -1,5 +1,6 @@
 /* berthd configuration and shared state. */
 #include "daemon/daemon.h"
+#include "daemon/events.h"
 #include "image/image.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -140,6 +141,8 @@ int berthd_open (struct berthd *d, berth_err *err)
     return -EIO;
   if (load_engine_id (d, err) < 0)
     return -EIO;
+  if ((d->events = events_new ()) == NULL)
+    return berth_fail (err, ENOMEM, "event log");
   if (image_store_open (images, &d->images, err) < 0)
     return berth_error_prefix (err, "image store");
   return 0;
@@ -149,6 +152,7 @@ void berthd_close (struct berthd *d)
 {
   if (d->images)
     image_store_close (d->images);
+  events_free (d->events);
   pthread_mutex_destroy (&d->image_lock);
   free (d->tmp_dir);
   free (d->engine_id);

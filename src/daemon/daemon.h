@@ -14,6 +14,7 @@
 #define BERTHD_MIN_API_VERSION "1.24"
 
 struct image_store;
+struct events;
 
 struct berthd_config
 {
@@ -34,6 +35,7 @@ struct berthd
   time_t started;
   char *tmp_dir;     /* <data-root>/tmp */
   char *engine_id;   /* random, kept in <data-root>/engine-id */
+  struct events *events;  /* what `docker events` shows (events.h) */
 };
 
 /* Defaults, then /etc/berth/daemon.json (or --config-file), then flags.
@@ -67,5 +69,6 @@ void api_images_create (struct request *req, struct reply *rep);
 void api_images_prune (struct request *req, struct reply *rep);
 void api_containers_list (struct request *req, struct reply *rep);
 void api_container_inspect (struct request *req, struct reply *rep);
+void api_events (struct request *req, struct reply *rep);
 
 #endif

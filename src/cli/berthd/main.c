@@ -1,5 +1,6 @@
 /* berthd: the Docker Engine API daemon of berth. */
 #include "daemon/daemon.h"
+#include "daemon/events.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -78,6 +79,7 @@ int main (int argc, char **argv)
   berth_log (BERTH_LOG_INFO, "API listening on %s (data root %s)", sock, d.cfg.data_root);
   int sig = wait_for_signal ();
   berth_log (BERTH_LOG_INFO, "signal %d: shutting down", sig);
+  events_shutdown (d.events);   /* ends the `docker events` streams */
   http_server_stop (srv);
   close (fd);
   unlink (sock);
