@@ -207,6 +207,10 @@ test_tty() {
   assert_success
   assert_contains "$OUT" $'/dev/pts/0\r\n' "a TTY, with its CRLF line ends"
   assert_contains "$OUT" $'33 111\r\n' "the terminal's size reached the container"
+  # a resized terminal (SIGWINCH) is resized in the container too
+  cap in_tty "(sleep 1.5; stty rows 40 cols 90 </dev/tty) & '$BERTH_CLI' -H '$DOCKER_HOST' run -t --rm --network none '$IMG' sh -c 'sleep 3; stty size </dev/tty'"
+  assert_success
+  assert_contains "$OUT" "40 90" "the new size after SIGWINCH"
   cap in_tty_typing 42 "'$BERTH_CLI' -H '$DOCKER_HOST' run -it --rm --network none '$IMG' sh -c 'read x; echo typed-\$x; exit 5'"
   assert_eq 5 "$RC" "run -it: the container's exit code"
   assert_contains "$OUT" "typed-42" "typed input reached the container"
