@@ -5,142 +5,15 @@
  * daemon stops. */
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/stream.h"
 #include "common/cleanup.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define NS_PER_SEC 1000000000LL
-
-/* ---- Docker's time arguments (eventtime.GetTimestamp) ---- */
-
-/* "1.5h", "10m30s", "250ms": Go's time.ParseDuration, positive only. */
-static bool parse_duration (const char *s, int64_t *ns)
-{
-  static const struct
-  {
-    const char *unit;
-    double ns;
-  } units[] = { { "ns", 1 }, { "us", 1e3 }, { "\xc2\xb5s", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 },
-                { "h", 3600e9 } };
-  double total = 0;
-  if (*s == '\0')
-    return false;
-  while (*s)
-    {
-      char *end;
-      if (!isdigit ((unsigned char) *s) && *s != '.')
-        return false;
-      double v = strtod (s, &end);
-      if (end == s)
-        return false;
-      size_t best = 0;
-      double scale = 0;
-      for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        {
-          size_t n = strlen (units[i].unit);
-          /* the longest unit that fits: "ms" before "m" */
-          if (strncmp (end, units[i].unit, n) == 0 && n > best)
-            best = n, scale = units[i].ns;
-        }
-      if (best == 0)
-        return false;
-      total += v * scale;
-      s = end + best;
-    }
-  if (total > 9.2e18)
-    return false;
-  *ns = (int64_t) total;
-  return true;
-}
-
-/* "1700000000" or "1700000000.123456789" (what the docker CLI sends). */
-static bool parse_unix (const char *s, int64_t *ns)
-{
-  char *end;
-  errno = 0;
-  long long sec = strtoll (s, &end, 10);
-  if (end == s || errno || sec < 0 || sec > 9000000000LL || !isdigit ((unsigned char) *s))
-    return false;
-  int64_t frac = 0;
-  if (*end == '.')
-    {
-      int digits = 0;
-      for (end++; isdigit ((unsigned char) *end); end++, digits++)
-        if (digits < 9)
-          frac = frac * 10 + (*end - '0');
-      for (; digits < 9; digits++)
-        frac *= 10;
-    }
-  if (*end != '\0')
-    return false;
-  *ns = (int64_t) sec * NS_PER_SEC + frac;
-  return true;
-}
-
-/* RFC 3339 and its shorter forms: "2024-01-02", "2024-01-02T15:04",
- * "2024-01-02T15:04:05.5Z", "...+02:00"; without a zone, local time. */
-static bool parse_date (const char *s, int64_t *ns)
-{
-  static const char *const formats[] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H", "%Y-%m-%d", NULL };
-  struct tm tm;
-  const char *rest = NULL;
-  for (const char *const *f = formats; *f && rest == NULL; f++)
-    {
-      memset (&tm, 0, sizeof tm);
-      rest = strptime (s, *f, &tm);
-    }
-  if (rest == NULL)
-    return false;
-  int64_t frac = 0;
-  if (*rest == '.')
-    {
-      int digits = 0;
-      for (rest++; isdigit ((unsigned char) *rest); rest++, digits++)
-        if (digits < 9)
-          frac = frac * 10 + (*rest - '0');
-      if (digits == 0)
-        return false;
-      for (; digits < 9; digits++)
-        frac *= 10;
-    }
-  time_t t;
-  if (*rest == '\0')
-    {
-      tm.tm_isdst = -1;
-      t = mktime (&tm);
-    }
-  else
-    {
-      int off = 0, hh = 0, mm = 0;
-      if ((*rest == 'Z' || *rest == 'z') && rest[1] == '\0')
-        off = 0;
-      else if ((*rest == '+' || *rest == '-') && sscanf (rest + 1, "%2d:%2d", &hh, &mm) == 2 && strlen (rest) == 6)
-        off = (*rest == '-' ? -1 : 1) * (hh * 3600 + mm * 60);
-      else
-        return false;
-      t = timegm (&tm) - off;
-    }
-  if (t == (time_t) -1 || t < 0)
-    return false;
-  *ns = (int64_t) t * NS_PER_SEC + frac;
-  return true;
-}
-
-/* A "since"/"until" value as ns since the epoch. */
-static bool parse_time (const char *s, int64_t now, int64_t *ns)
-{
-  int64_t d;
-  if (strcmp (s, "0") != 0 && parse_duration (s, &d))
-    {
-      *ns = now - d;
-      return true;
-    }
-  return parse_unix (s, ns) || parse_date (s, ns);
-}
 
 /* ---- the stream ---- */
 
@@ -185,7 +58,7 @@ static bool time_arg (struct request *req, struct reply *rep, const char *key, i
   *ns = 0;
   if (v == NULL || *v == '\0')
     return true;
-  if (parse_time (v, now, ns))
+  if ((*ns = stream_parse_time (v, now)) >= 0)
     {
       /* since=0 asks for every kept event: keep it distinct from "unset" */
       if (*ns == 0)
