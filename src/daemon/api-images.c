@@ -1,5 +1,6 @@
 /* Image endpoints of the Engine API, over libberth-image. */
 #include "daemon/daemon.h"
+#include "daemon/container.h"
 #include "daemon/events.h"
 #include "image/image.h"
 #include "common/cleanup.h"
@@ -83,53 +84,8 @@ static char *familiar_ref (const char *ref)
 
 /* ---- filters: {"key": {"value": true}} or the legacy {"key": ["value"]} ---- */
 
-/* The filters query parameter, with its keys checked against ALLOWED. */
-static json_t *parse_filters (struct request *req, struct reply *rep, const char *const *allowed)
-{
-  const char *f = request_query (req, "filters");
-  berth_err err = NULL;
-  if (f == NULL || *f == '\0')
-    return json_object ();
-  json_t *j = berth_json_load_buffer (f, strlen (f), "filters", &err);
-  if (j == NULL)
-    {
-      reply_berth_error (rep, &err);
-      return NULL;
-    }
-  const char *key;
-  json_t *v;
-  json_object_foreach (j, key, v)
-    {
-      bool ok = false;
-      for (const char *const *a = allowed; *a; a++)
-        ok |= strcmp (*a, key) == 0;
-      if (!ok || (!json_is_object (v) && !json_is_array (v)))
-        {
-          reply_error (rep, 400, "invalid filter '%s'", key);
-          json_decref (j);
-          return NULL;
-        }
-    }
-  return j;
-}
-
 static const char *const list_filters[] = { "dangling", "label", "reference", "before", "since", "until", NULL };
 static const char *const prune_filters[] = { "dangling", "label", "until", NULL };
-
-static json_t *filter_values (json_t *filters, const char *key)
-{
-  json_t *v = json_object_get (filters, key), *out = json_array ();
-  const char *k;
-  json_t *x;
-  size_t i;
-  if (json_is_object (v))
-    json_object_foreach (v, k, x)
-      json_array_append_new (out, json_string (k));
-  else if (json_is_array (v))
-    json_array_foreach (v, i, x)
-      json_array_append (out, x);
-  return out;
-}
 
 /* TAG is "name:tag" or "name@sha256:..."; PATTERN matches either whole or
  * the name alone. */
@@ -179,9 +135,9 @@ static void narrow_tags (struct image_info *img, json_t *refs)
 
 static bool keep_image (struct image_info *img, json_t *filters)
 {
-  cleanup_json json_t *dangling = filter_values (filters, "dangling");
-  cleanup_json json_t *refs = filter_values (filters, "reference");
-  cleanup_json json_t *labels = filter_values (filters, "label");
+  cleanup_json json_t *dangling = api_filter_values (filters, "dangling");
+  cleanup_json json_t *refs = api_filter_values (filters, "reference");
+  cleanup_json json_t *labels = api_filter_values (filters, "label");
   size_t i;
   json_t *v;
   bool is_dangling = img->repo_tags == NULL || img->repo_tags[0] == NULL;
@@ -200,7 +156,7 @@ static bool keep_image (struct image_info *img, json_t *filters)
 void api_images_list (struct request *req, struct reply *rep)
 {
   struct berthd *d = req->daemon;
-  cleanup_json json_t *filters = parse_filters (req, rep, list_filters);
+  cleanup_json json_t *filters = api_parse_filters (req, rep, list_filters);
   struct image_info **list = NULL;
   size_t n = 0;
   berth_err err = NULL;
@@ -324,7 +280,7 @@ void api_image_delete (struct request *req, struct reply *rep)
   /* (an unknown name is image_remove's error to report) */
   image_lookup (d->images, req->params[0], &img, &lookup_err);
   berth_error_free (&lookup_err);
-  int r = image_remove (d->images, req->params[0], force, NULL, NULL, &report, &err);
+  int r = image_remove (d->images, req->params[0], force, containers_use_image, d->containers, &report, &err);
   if (r >= 0 && img)
     removal_events (d, img, report);
   pthread_mutex_unlock (&d->image_lock);
@@ -339,15 +295,15 @@ void api_image_delete (struct request *req, struct reply *rep)
 void api_images_prune (struct request *req, struct reply *rep)
 {
   struct berthd *d = req->daemon;
-  cleanup_json json_t *filters = parse_filters (req, rep, prune_filters);
-  cleanup_json json_t *dangling = filters ? filter_values (filters, "dangling") : NULL;
+  cleanup_json json_t *filters = api_parse_filters (req, rep, prune_filters);
+  cleanup_json json_t *dangling = filters ? api_filter_values (filters, "dangling") : NULL;
   json_t *report = NULL;
   berth_err err = NULL;
   if (filters == NULL)
     return;
   const char *first = json_string_value (json_array_get (dangling, 0));
   bool all = first && (strcmp (first, "false") == 0 || strcmp (first, "0") == 0);
-  if (LOCKED (d, image_prune (d->images, all, NULL, NULL, &report, &err)) < 0)
+  if (LOCKED (d, image_prune (d->images, all, containers_use_image, d->containers, &report, &err)) < 0)
     reply_berth_error (rep, &err);
   else
     reply_json (rep, 200, report);

@@ -1,5 +1,6 @@
 /* System endpoints: _ping, version, info, system df. */
 #include "daemon/daemon.h"
+#include "daemon/container.h"
 #include "image/image.h"
 #include "runtime/cgroup.h"
 #include "common/cleanup.h"
@@ -76,6 +77,28 @@ static char *os_name (void)
   return strdup ("Linux");
 }
 
+struct container_counts
+{
+  int total, running, paused;
+};
+
+static struct container_counts count_containers (struct berthd *d)
+{
+  struct container_counts cc = { 0 };
+  size_t n;
+  struct container **all = containers_all (d->containers, &n);
+  containers_lock (d->containers);
+  for (size_t i = 0; i < n; i++)
+    {
+      cc.total++;
+      cc.running += all[i]->status == CT_RUNNING || all[i]->status == CT_RESTARTING;
+      cc.paused += all[i]->status == CT_PAUSED;
+    }
+  containers_unlock (d->containers);
+  containers_put_all (d->containers, all, n);
+  return cc;
+}
+
 void api_info (struct request *req, struct reply *rep)
 {
   struct berthd *d = req->daemon;
@@ -86,10 +109,12 @@ void api_info (struct request *req, struct reply *rep)
   sysinfo (&si);
   gethostname (host, sizeof host - 1);
   cleanup_free char *os = os_name ();
+  struct container_counts cc = count_containers (d);
   json_t *info = json_pack (
       "{s:s, s:i, s:i, s:i, s:i, s:I, s:s, s:[[ss]], s:{s:[s], s:[ss], s:[s]}, s:b, s:b, s:b, s:b, s:b, s:b, s:b,"
       " s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:[], s:b, s:b}",
-      "ID", d->engine_id, "Containers", 0, "ContainersRunning", 0, "ContainersPaused", 0, "ContainersStopped", 0,
+      "ID", d->engine_id, "Containers", cc.total, "ContainersRunning", cc.running, "ContainersPaused", cc.paused,
+      "ContainersStopped", cc.total - cc.running - cc.paused,
       "Images", (json_int_t) image_count (d), "Driver", "overlay2", "DriverStatus", "Backing Filesystem", "extfs",
       "Plugins", "Volume", "local", "Network", "host", "null", "Log", "json-file", "MemoryLimit", 1, "SwapLimit", 1,
       "CpuCfsPeriod", 1, "CpuCfsQuota", 1, "CPUShares", 1, "CPUSet", 1, "PidsLimit", 1, "Debug", 0,
@@ -111,6 +136,7 @@ void api_info (struct request *req, struct reply *rep)
 }
 
 json_t *api_image_summary (struct image_info *i);
+
 
 void api_system_df (struct request *req, struct reply *rep)
 {

@@ -1,7 +1,8 @@
 /* berthd configuration and shared state. */
 #include "daemon/daemon.h"
-#include "daemon/events.h"
 #include "image/image.h"
+#include "daemon/container.h"
+#include "daemon/events.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -129,6 +130,58 @@ static int load_engine_id (struct berthd *d, berth_err *err)
   return berth_write_file_atomic (path, d->engine_id, 32, 0644, err);
 }
 
+static bool executable (const char *path)
+{
+  return access (path, X_OK) == 0;
+}
+
+char *berthd_find_helper (const char *name)
+{
+  char self[4096];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  char *p = NULL;
+  if (n > 0)
+    {
+      self[n] = '\0';
+      char *slash = strrchr (self, '/');
+      if (slash)
+        *slash = '\0';
+      if (asprintf (&p, "%s/%s", self, name) >= 0 && executable (p))
+        return p;
+      free (p);
+      p = NULL;
+    }
+  const char *path = getenv ("PATH");
+  cleanup_free char *dirs = strdup (path && *path ? path : "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
+  char *save = NULL;
+  for (char *dir = dirs ? strtok_r (dirs, ":", &save) : NULL; dir; dir = strtok_r (NULL, ":", &save))
+    {
+      if (asprintf (&p, "%s/%s", dir, name) >= 0 && executable (p))
+        return p;
+      free (p);
+      p = NULL;
+    }
+  if (asprintf (&p, "/usr/sbin/%s", name) >= 0 && executable (p))
+    return p;
+  free (p);
+  return NULL;
+}
+
+/* berth-monitor and berth-runtime are required; berth-init and runc are
+ * optional (without them, --init and --runtime runc are refused). */
+static int find_helpers (struct berthd *d, berth_err *err)
+{
+  d->monitor_path = berthd_find_helper ("berth-monitor");
+  d->runtime_path = berthd_find_helper ("berth-runtime");
+  d->init_path = berthd_find_helper ("berth-init");
+  d->runc_path = berthd_find_helper ("runc");
+  if (d->monitor_path == NULL)
+    return berth_fail_as (err, ENOENT, "berth-monitor not found next to berthd or in PATH");
+  if (d->runtime_path == NULL)
+    return berth_fail_as (err, ENOENT, "berth-runtime not found next to berthd or in PATH");
+  return 0;
+}
+
 int berthd_open (struct berthd *d, berth_err *err)
 {
   cleanup_free char *images = NULL;
@@ -141,21 +194,48 @@ int berthd_open (struct berthd *d, berth_err *err)
     return -EIO;
   if (load_engine_id (d, err) < 0)
     return -EIO;
-  if ((d->events = events_new ()) == NULL)
-    return berth_fail (err, ENOMEM, "event log");
   if (image_store_open (images, &d->images, err) < 0)
     return berth_error_prefix (err, "image store");
+  if (find_helpers (d, err) < 0)
+    return -ENOENT;
+  d->events = events_new ();
+  cleanup_free char *containers = NULL;
+  if (d->events == NULL || asprintf (&containers, "%s/containers", d->cfg.data_root) < 0)
+    return berth_fail (err, ENOMEM, "events");
+  if (containers_open (d, containers, &d->containers, err) < 0)
+    return berth_error_prefix (err, "containers");
   return 0;
+}
+
+void berthd_begin_shutdown (struct berthd *d)
+{
+  d->stopping = true;
+  if (d->events)
+    events_shutdown (d->events);
+  if (d->containers)
+    {
+      containers_lock (d->containers);
+      containers_wake_all (d->containers);
+      containers_unlock (d->containers);
+    }
 }
 
 void berthd_close (struct berthd *d)
 {
+  d->stopping = true;
+  if (d->events)
+    events_shutdown (d->events);
+  containers_close (d->containers);
   if (d->images)
     image_store_close (d->images);
   events_free (d->events);
   pthread_mutex_destroy (&d->image_lock);
   free (d->tmp_dir);
   free (d->engine_id);
+  free (d->monitor_path);
+  free (d->runtime_path);
+  free (d->init_path);
+  free (d->runc_path);
   berthd_config_free (&d->cfg);
 }
 

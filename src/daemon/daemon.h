@@ -14,6 +14,7 @@
 #define BERTHD_MIN_API_VERSION "1.24"
 
 struct image_store;
+struct containers;
 struct events;
 
 struct berthd_config
@@ -35,8 +36,23 @@ struct berthd
   time_t started;
   char *tmp_dir;     /* <data-root>/tmp */
   char *engine_id;   /* random, kept in <data-root>/engine-id */
-  struct events *events;  /* what `docker events` shows (events.h) */
+  struct containers *containers;
+  struct events *events;
+  char *monitor_path;  /* berth-monitor: next to berthd, else in PATH */
+  char *init_path;     /* berth-init, for `run --init` (NULL if absent) */
+  char *runtime_path;  /* berth-runtime (the runtime named "berth") */
+  char *runc_path;     /* runc in PATH, or NULL (the runtime named "runc") */
+  volatile bool stopping;
 };
+
+/* A helper program of berth: next to the berthd executable, else in
+ * /usr/local/bin or PATH; heap string, NULL if not found. */
+char *berthd_find_helper (const char *name);
+
+/* posix_spawn ARGV (argv[0] a path) with stdin /dev/null and stdout+stderr
+ * captured into *output (heap, may be NULL); returns the exit status
+ * (128+signal), or -errno when it could not run. */
+int berthd_spawn_capture (const char *const *argv, char **output);
 
 /* Defaults, then /etc/berth/daemon.json (or --config-file), then flags.
  * Unknown keys in daemon.json are errors, as with dockerd. */
@@ -44,10 +60,19 @@ int berthd_config_load (struct berthd_config *cfg, int argc, char **argv, berth_
 void berthd_config_free (struct berthd_config *cfg);
 
 int berthd_open (struct berthd *d, berth_err *err);
+/* Wake every request that waits for something (wait, events, attach before
+ * start) so that it ends: the first step of a shutdown. */
+void berthd_begin_shutdown (struct berthd *d);
 void berthd_close (struct berthd *d);
 
 /* An unlinked, close-on-exec temp file under the data root; -1 on error. */
 int berthd_temp_file (struct berthd *d);
+
+/* The "filters" query parameter, its keys checked against ALLOWED
+ * (NULL-terminated); on error replies 400 and returns NULL (api-filters.c). */
+json_t *api_parse_filters (struct request *req, struct reply *rep, const char *const *allowed);
+/* The values given for KEY, as a new array of strings. */
+json_t *api_filter_values (json_t *filters, const char *key);
 
 /* The route table of the Engine API (api.c). */
 extern const struct route berthd_routes[];
@@ -70,5 +95,31 @@ void api_images_prune (struct request *req, struct reply *rep);
 void api_containers_list (struct request *req, struct reply *rep);
 void api_container_inspect (struct request *req, struct reply *rep);
 void api_events (struct request *req, struct reply *rep);
+void api_container_create (struct request *req, struct reply *rep);
+void api_container_start (struct request *req, struct reply *rep);
+void api_container_stop (struct request *req, struct reply *rep);
+void api_container_kill (struct request *req, struct reply *rep);
+void api_container_restart (struct request *req, struct reply *rep);
+void api_container_delete (struct request *req, struct reply *rep);
+void api_container_wait (struct request *req, struct reply *rep);
+void api_container_pause (struct request *req, struct reply *rep);
+void api_container_unpause (struct request *req, struct reply *rep);
+void api_container_rename (struct request *req, struct reply *rep);
+void api_container_update (struct request *req, struct reply *rep);
+void api_container_resize (struct request *req, struct reply *rep);
+void api_container_attach (struct request *req, struct reply *rep);
+void api_container_logs (struct request *req, struct reply *rep);
+void api_container_top (struct request *req, struct reply *rep);
+void api_container_stats (struct request *req, struct reply *rep);
+void api_container_archive_get (struct request *req, struct reply *rep);
+void api_container_archive_head (struct request *req, struct reply *rep);
+void api_container_archive_put (struct request *req, struct reply *rep);
+void api_container_export (struct request *req, struct reply *rep);
+void api_containers_prune (struct request *req, struct reply *rep);
+void api_exec_create (struct request *req, struct reply *rep);
+void api_exec_start (struct request *req, struct reply *rep);
+void api_exec_inspect (struct request *req, struct reply *rep);
+void api_exec_resize (struct request *req, struct reply *rep);
+void api_system_prune_containers (struct request *req, struct reply *rep);
 
 #endif

@@ -103,16 +103,34 @@ void reply_header (struct reply *rep, const char *name, const char *value);
 void reply_stream (struct reply *rep, unsigned status, const char *content_type, stream_fn fn, void *ctx,
                    void (*free_ctx) (void *));
 /* Hijack the connection for FN (see upgrade_fn); takes CTX.  CONTENT_TYPE
- * is application/vnd.docker.raw-stream or ...multiplexed-stream. */
+ * is application/vnd.docker.raw-stream or ...multiplexed-stream.  The
+ * client must have asked ("Upgrade: tcp", as docker's client does; HTTP/1.1):
+ * libmicrohttpd hands a socket over only with a 101, so a client that did
+ * not ask gets 400 "upgrade required" and FN does not run. */
 void reply_upgrade (struct reply *rep, const char *content_type, upgrade_fn fn, void *ctx, void (*free_ctx) (void *));
-/* Write to a streamed body: 0, or -EPIPE once the client has gone. */
+/* Write to a streamed body: 0, or -EPIPE once the client has gone or the
+ * server stops.  What is written goes to the client at once (berthd keeps
+ * no buffer of its own; a slow client blocks the writer).  A client that
+ * hangs up (or half-closes its side) counts as gone.  A zero-length write sends nothing and only tells whether the
+ * client is still there: a function that waits long between writes should
+ * probe now and then (the HTTP layer notices a hang-up while it waits). */
 int stream_out_write (struct stream_out *out, const void *buf, size_t len);
 
 /* Start serving ROUTES on the listening socket FD.  Returns an opaque
  * handle, or NULL with *err. */
 struct http_server;
 struct http_server *http_server_start (int fd, const struct route *routes, struct berthd *d, berth_err *err);
+/* Stop: stop accepting, end streams and hijacked connections (see
+ * http_server_shutdown_streams), wait for their functions (at most 10 s,
+ * then leave them running and the server's memory in place), stop MHD.
+ * The listening socket stays open: the caller closes it. */
 void http_server_stop (struct http_server *s);
+/* Begin the end, without waiting: every streamed response ends (its
+ * stream_out_write fails with -EPIPE from now on) and every hijacked socket
+ * is shut down (its function sees EOF and EPIPE).  Functions that wait on
+ * something else (an event queue) must be woken by their owner: do that
+ * before http_server_stop, or it waits its 10 s. */
+void http_server_shutdown_streams (struct http_server *s);
 
 /* Listen on a Unix socket PATH with MODE; replaces a stale socket file. */
 int http_listen_unix (const char *path, unsigned mode, berth_err *err);

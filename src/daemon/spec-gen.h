@@ -17,16 +17,18 @@
 /* Docker's create-time merge: CONFIG is the request's Config (not changed);
  * IMAGE_CONFIG is the image config blob's "config" object (may be NULL for
  * none).  *merged gets the Config as `docker inspect` shows it:
- *   Env = image Env, overridden/extended by the request's (same name wins);
+ *   Env = the request's, then the image's entries whose name the request
+ *     does not set (same name: the request wins; Docker's order);
  *   Entrypoint = request's if set (a [""] entrypoint clears it), else
  *     image's; Cmd = request's if set, else image's unless the request set
  *     an Entrypoint (Docker drops the image Cmd then);
- *   WorkingDir, User, StopSignal, ExposedPorts, Volumes: request's, else image's;
- *   Labels: image's overlaid with the request's;
+ *   WorkingDir, User, StopSignal: request's, else image's; ExposedPorts,
+ *     Volumes, Labels: image's overlaid with the request's;
  *   Image: the name the user gave (IMAGE_NAME); Hostname: request's or
  *     HOSTNAME_DEFAULT (the id's first 12 chars).
  * Fails (EINVAL, a message saying which field) when there is nothing to
- * run: "no command specified". */
+ * run: "no command specified"; a relative WorkingDir, a bad StopSignal or Env
+ * entry are EINVAL too.  Cmd/Entrypoint may be given as one string. */
 int container_config_merge (json_t *config, json_t *image_config, const char *image_name, const char *hostname_default,
                             json_t **merged, berth_err *err);
 
@@ -43,7 +45,14 @@ int container_config_merge (json_t *config, json_t *image_config, const char *im
  *   and container:<id> pass), "unknown security option: ...".
  * Binds "src:dst[:ro|rw|z|Z|...]" with an absolute src (a named volume is
  * refused: volumes are a later issue), Tmpfs {"/path": "opts"}, Mounts of
- * type bind/tmpfs are checked here.  *out is a new object. */
+ * type bind/tmpfs are checked here, and so are a seccomp=<JSON> profile,
+ * Ulimits, Sysctls (Docker's namespaced ones only), Devices,
+ * DeviceCgroupRules, Dns and ExtraHosts.  Also filled in: CgroupnsMode
+ * ("private" on a pure cgroup v2 host, else "host"), IpcMode "private",
+ * MemorySwap (twice Memory when only Memory is set, -1 when the host
+ * cannot limit swap), MaskedPaths/ReadonlyPaths (Docker's lists; empty
+ * when Privileged or with systempaths=unconfined), CapAdd/CapDrop as
+ * "CAP_*" names.  Runtime is left to the caller.  *out is a new object. */
 int host_config_normalize (json_t *host_config, json_t **out, berth_err *err);
 
 /* "SIGTERM", "TERM", "15" -> 15; -1 if unknown. */
@@ -71,9 +80,11 @@ struct spec_input
  *     or "/" (created in ROOTFS if missing, as Docker does); user resolved
  *     from ROOTFS/etc/passwd and /etc/group safely inside the root ("name",
  *     "uid", "name:group", "uid:gid"; additional groups from /etc/group);
- *     an unknown user is an error ("unable find user NAME: no matching
- *     entries in passwd file"); terminal = Tty; Docker's default
- *     capabilities (or all when Privileged), CapAdd/CapDrop ("ALL" too);
+ *     an unknown user is an error ("unable to find user NAME: no matching
+ *     entries in passwd file"), HOME from passwd unless Env sets it (runc
+ *     would add it, berth-runtime does not); terminal = Tty; Docker's
+ *     default capabilities (or, when Privileged, every capability berthd's
+ *     own bounding set has), CapAdd/CapDrop ("ALL" too);
  *     noNewPrivileges from SecurityOpt; rlimits from Ulimits; oomScoreAdj.
  *   root: ROOTFS, readonly = ReadonlyRootfs.
  *   hostname: Config.Hostname (not with NetworkMode host: the host's).
@@ -82,9 +93,12 @@ struct spec_input
  *     /etc/hostname, /etc/hosts, /etc/resolv.conf bind-mounted from files
  *     written into CONTAINER_DIR (network none: localhost entries only, the
  *     host's resolv.conf; host: the host's files), then Binds, Mounts and
- *     Tmpfs, and the init at /dev/init.
+ *     Tmpfs (sorted parents first; missing Binds sources are created on
+ *     the host, as Docker does), and the init at /dev/init.
  *   linux: namespaces pid ipc uts mount network cgroup (network omitted for
- *     host, path for container:<id>); resources from Memory,
+ *     host, path for container:<id>; pid/ipc/uts omitted for the "host"
+ *     modes; cgroup only for CgroupnsMode "private", the default on a pure
+ *     cgroup v2 host); resources from Memory,
  *     MemoryReservation, MemorySwap, NanoCpus/CpuQuota/CpuPeriod,
  *     CpuShares, CpusetCpus/Mems, PidsLimit, BlkioWeight; Docker's default
  *     device cgroup rules; maskedPaths/readonlyPaths (none when

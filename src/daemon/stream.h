@@ -22,24 +22,29 @@ enum stream_kind
   STREAM_STDERR = 2,
 };
 
-/* Where output goes: returns 0, or -errno (-EPIPE: the reader has gone). */
+/* Where output goes: returns 0, or -errno (-EPIPE: the reader has gone).
+ * A call with LEN 0 writes nothing and is a probe: -EPIPE if the reader
+ * is known to have gone (stream_out_write behaves so too). */
 typedef int (*stream_sink) (void *cookie, const void *buf, size_t len);
 
 /* A sink that writes all of BUF to the fd (int *) COOKIE, retrying on
- * EINTR and short writes; -EPIPE when the peer closed. */
+ * EINTR and short writes; -EPIPE when the peer closed.  Sockets are
+ * written with MSG_NOSIGNAL (no SIGPIPE); other fds with write(). */
 int stream_sink_fd (void *cookie, const void *buf, size_t len);
 
 /* Fill HDR for a frame of LEN bytes on STREAM. */
 void stream_frame_header (uint8_t hdr[8], enum stream_kind stream, uint32_t len);
 /* Write BUF to SINK: framed (header then data, split in frames of at most
- * 1 MiB) unless RAW. */
+ * 1 MiB) unless RAW.  Nothing is written for LEN 0. */
 int stream_write_frame (stream_sink sink, void *cookie, bool raw, enum stream_kind stream, const void *buf,
                         size_t len);
 
-/* Decode frames incrementally (for tests and for berth's own CLI): feed
- * bytes with stream_decoder_feed; ON_FRAME is called for each complete
- * frame.  Returns 0, or -EINVAL for a malformed header (stream > 2 or
- * non-zero padding). */
+/* Decode frames incrementally (for tests and for berth's own CLI): start
+ * from a zeroed struct and feed bytes with stream_decoder_feed; ON_FRAME
+ * gets each frame's payload as it arrives: a frame split across feeds
+ * comes in several calls on the same stream (a frame of size 0 in one call
+ * with LEN 0).  Returns 0, or -EINVAL for a malformed header (stream > 2 or
+ * non-zero padding); the decoder is then unusable. */
 struct stream_decoder
 {
   uint8_t hdr[8];
@@ -58,9 +63,10 @@ int stream_decoder_feed (struct stream_decoder *d, const void *buf, size_t len,
  *     half-close (EOF) -> MON_STDIN_CLOSE, and output keeps flowing;
  *   MON_STDOUT/MON_STDERR -> the client, framed unless TTY;
  *   MON_EXIT or the monitor's end -> shut the client's write side, return.
- * Returns when the output has ended or the client has gone (both sockets
- * stay open: the caller closes them).  *exit_code gets MON_EXIT's code, or
- * -1 if none came. */
+ * A client that has gone entirely (hang-up, or a write fails) ends it too.
+ * Returns 0 when the output has ended or the client has gone, -errno if
+ * MON_ATTACH could not be sent (both sockets stay open: the caller closes
+ * them).  *exit_code gets MON_EXIT's code, or -1 if none came. */
 struct relay_opts
 {
   bool tty;
@@ -72,15 +78,22 @@ int stream_relay (int client, const char *extra, size_t extra_len, int mon_fd, c
                   int *exit_code);
 
 /* Read a json-file log (lines {"log":"...","stream":"stdout|stderr",
- * "time":"RFC 3339"}) and write the selected entries to SINK, framed
- * unless TTY (Docker sends TTY logs raw).
+ * "time":"RFC 3339"}) and write the selected entries to SINK, one frame
+ * per entry, framed unless TTY (Docker sends TTY logs raw).
  *   since/until: unix time in ns (0 = no bound; until exclusive);
- *   tail: the last N entries only (-1 = all);
- *   timestamps: prefix each entry with its time and a space;
+ *   tail: the last N lines of the file only (-1 = all), counted before
+ *     since/until and the stream selection apply, as dockerd does;
+ *   timestamps: prefix each entry with its time as docker does
+ *     ("2024-01-02T03:04:05.000000000Z ": UTC, always 9 digits);
  *   follow: after the end of the file, wait for more (inotify) until
- *     STILL_RUNNING(cookie) returns false and the file has been read to
- *     its end, or the sink fails.
- * A missing file is an empty log.  Lines that do not parse are skipped. */
+ *     STILL_RUNNING(cookie) returns false (checked a few times a second)
+ *     and the file has been read to its end, "until" has passed, the file
+ *     is removed, or the sink fails (probed while waiting).  Without
+ *     STILL_RUNNING it follows until one of the others.  A file that does
+ *     not exist yet is waited for.
+ * A missing file is an empty log.  Lines that do not parse are skipped; a
+ * last line without its newline is still being written and is left out.
+ * Returns 0, or -errno with *err (-EPIPE when the sink failed). */
 struct logs_opts
 {
   bool stdout;
@@ -97,8 +110,10 @@ struct logs_opts
 int logs_stream (const char *path, const struct logs_opts *o, stream_sink sink, void *cookie, berth_err *err);
 
 /* Docker's time arguments ("since", "until"): unix seconds with optional
- * fraction ("1700000000.5"), RFC 3339, or a duration before NOW ("10m",
- * "1h30m", "5s").  Returns ns since the epoch, or -1 if invalid. */
+ * fraction ("1700000000.5"), RFC 3339 (also its shorter forms docker
+ * takes: "2024-01-02", "2024-01-02T03:04"; local time without a zone), or
+ * a Go duration before NOW_NS ("10m", "1h30m", "1.5s"; "0" is the epoch).
+ * Returns ns since the epoch, or -1 if invalid. */
 int64_t stream_parse_time (const char *s, int64_t now_ns);
 
 #endif

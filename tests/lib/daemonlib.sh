@@ -13,7 +13,11 @@
 #                   --exec-root $D/exec --pidfile $D/pid, no networking
 #                   (--bridge=none, no iptables/ip forwarding/masquerading/
 #                   userland proxy), --storage-driver=vfs, cgroupfs driver,
-#                   and its own containerd (stopped afterwards).
+#                   --cgroup-parent /NAME-OF-DIR (each daemon's containers
+#                   in cgroups of their own, removed by daemon_stop), and
+#                   its own containerd (stopped afterwards). Containers run
+#                   with dockerd's default network mode, which is "none"
+#                   with --bridge=none.
 #   anything else   berthd: $BERTHD, default "$(dirname "$RUNTIME")/berthd"
 #                   (build/berthd or build/asan/berthd under tests/run):
 #                   berthd --host unix://$D/berth.sock --data-root $D/data
@@ -44,11 +48,18 @@
 #                         matched case-insensitively)
 #   assert_daemon_answers  GET /_ping still answers 200 "OK"
 #   image_ids             `docker images -qa --no-trunc`, sorted, unique
-#   daemon_start DIR / daemon_stop DIR   another private daemon (e.g. a
-#                         fresh data root inside a test): daemon_start sets
+#   daemon_start [-r] DIR / daemon_stop DIR   another private daemon (e.g.
+#                         a fresh data root inside a test): daemon_start sets
 #                         DAEMON2_HOST (unix://...); call `defer "daemon_stop
 #                         'DIR'"` right after. daemon_start_wait DIR waits
-#                         for its API.
+#                         for its API. -r: containers outlive the daemon
+#                         (dockerd: --live-restore; berthd: always so).
+#                         daemon_stop also kills what the daemon left
+#                         running (containerd, shims, monitors, containers).
+#   daemon_kill DIR [SIG] / daemon_relaunch DIR / daemon_restart DIR [SIG]
+#                         stop the daemon of DIR with a signal (TERM default,
+#                         KILL...) leaving its containers and folders; start
+#                         it again on the same folders; both in one.
 #   raw_http [-t SECS] [-f FILE | REQUEST]   raw bytes over the socket (perl)
 #   api_header NAME / api_has_header NAME     headers of the last `api`
 #   ver_ge A B            version A >= version B (1.44 style)
@@ -104,9 +115,15 @@ _dl_launch() {
     done
     # (TMPDIR: containerd writes stack dumps there when dockerd restarts it)
     mkdir -p "$d/tmp"
+    # containers under a cgroup parent of their own (named after $d), so
+    # that daemon_stop can kill and remove exactly this daemon's leftovers
+    echo "/$(basename "$d")" > "$d/cgroup-parent"
+    local -a extra=()
+    [ ! -f "$d/live-restore" ] || extra+=(--live-restore)
     TMPDIR=$d/tmp "$bin" --host "unix://$d/docker.sock" --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/pid" \
       --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
       --userland-proxy=false --storage-driver=vfs --exec-opt native.cgroupdriver=cgroupfs \
+      --cgroup-parent "$(cat "$d/cgroup-parent")" "${extra[@]}" \
       --log-level debug </dev/null >> "$d/daemon.log" 2>&1 &
     echo "$!" > "$d/daemon.bgpid"
     echo "unix://$d/docker.sock" > "$d/host"
@@ -147,9 +164,12 @@ daemon_start_wait() {
   done
 }
 
-# daemon_start DIR: starts another private daemon and waits for it; sets
+# daemon_start [-r] DIR: starts another private daemon and waits for it; sets
 # DAEMON2_HOST. Fails the test (with the log) if it does not come up.
+# -r: its containers outlive the daemon (dockerd: --live-restore, remembered
+# for daemon_restart; berthd always works that way).
 daemon_start() {
+  if [ "$1" = -r ]; then shift; mkdir -p "$1" && touch "$1/live-restore"; fi
   local d=$1
   if ! _dl_launch "$d" || ! daemon_start_wait "$d"; then
     _dl_print_log "$d/daemon.log" 0 40
@@ -158,8 +178,101 @@ daemon_start() {
   DAEMON2_HOST=$(cat "$d/host")
 }
 
-_dl_alive() { # PID
-  [ -n "$1" ] && [ -d "/proc/$1" ] && ! grep -q '^State:[[:space:]]*[ZX]' "/proc/$1/status" 2>/dev/null
+# daemon_kill DIR [SIGNAL]: sends SIGNAL (default TERM) to the daemon
+# started in DIR and waits (15 s at most) until it has exited; leaves its
+# containers, data and exec roots alone. Fails the test if it does not exit.
+daemon_kill() {
+  local d=$1 sig=${2:-TERM} pid i
+  pid=$(cat "$d/daemon.bgpid" 2>/dev/null)
+  _dl_alive "$pid" || fail "daemon_kill: the daemon of $d is not running"
+  kill -"$sig" "$pid" 2>/dev/null
+  for i in $(seq 1 150); do _dl_alive "$pid" || break; sleep 0.1; done
+  _dl_alive "$pid" && fail "daemon_kill: the daemon of $d did not exit within 15 s of SIG$sig"
+  wait "$pid" 2>/dev/null
+  # dockerd's own containerd dies with it, but here orphans are reaped late:
+  # a restarted dockerd takes a zombie containerd for a live one and waits
+  # for it in vain. Wait for it to go, else drop its stale pid file.
+  local cpid cf=$d/exec/containerd/containerd.pid
+  cpid=$(cat "$cf" 2>/dev/null)
+  if [ -n "$cpid" ]; then
+    for i in $(seq 1 50); do _dl_alive "$cpid" || break; sleep 0.1; done
+    for i in $(seq 1 20); do [ -d "/proc/$cpid" ] || break; sleep 0.1; done
+    _dl_alive "$cpid" || rm -f "$cf"
+  fi
+  return 0
+}
+
+# daemon_restart DIR [SIGNAL]: daemon_kill DIR SIGNAL, then daemon_relaunch.
+daemon_restart() {
+  daemon_kill "$1" "${2:-TERM}"
+  daemon_relaunch "$1"
+}
+
+# daemon_relaunch DIR: starts the (stopped) daemon of DIR again, with the
+# same folders and options, and waits for its API.
+daemon_relaunch() {
+  local d=$1
+  if ! _dl_launch "$d" || ! daemon_start_wait "$d"; then
+    _dl_print_log "$d/daemon.log" 0 40
+    fail "$(cat "$d/start-error" 2>/dev/null || echo "daemon did not start again")"
+  fi
+}
+
+# _dl_pid_tree PID...: those pids and all their descendants.
+_dl_pid_tree() {
+  local f line state ppid
+  for f in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null < "$f" || continue
+    read -r state ppid _ <<<"${line##*) }"
+    f=${f#/proc/}
+    printf '%s %s\n' "${f%/stat}" "$ppid"
+  done | awk -v roots="$*" '
+    { parent[$1] = $2; pids[NR] = $1 }
+    END {
+      n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1
+      do { grew = 0
+        for (i = 1; i <= NR; i++) { p = pids[i]; if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 } }
+      } while (grew)
+      for (p in keep) print p
+    }'
+}
+
+# _dl_kill_containers DIR: kills what a daemon started in DIR left running:
+# the processes whose command line names DIR (containerd and its shims,
+# berth-monitor) with all their descendants (the containers), and what is
+# left in dockerd's cgroup parent (containers orphaned earlier), which it
+# then removes.
+_dl_kill_containers() {
+  local d=$1 p i cg left roots
+  for i in 1 2 3; do
+    roots=$(pgrep -f -- "$d/" 2>/dev/null | tr '\n' ' ')
+    [ -n "$roots" ] || break
+    # shellcheck disable=SC2046,SC2086
+    kill -KILL $(_dl_pid_tree $roots) 2>/dev/null
+    sleep 0.2
+  done
+  [ -f "$d/cgroup-parent" ] || return 0
+  cg=$(cat "$d/cgroup-parent")
+  [ -n "$cg" ] && [ "$cg" != / ] || return 0
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    left=0
+    for p in /sys/fs/cgroup/*"$cg" /sys/fs/cgroup/unified"$cg"; do
+      [ -d "$p" ] || continue
+      # shellcheck disable=SC2046
+      kill -KILL $(find "$p" -name cgroup.procs -exec cat {} + 2>/dev/null) 2>/dev/null
+      find "$p" -depth -type d -exec rmdir {} \; 2>/dev/null
+      [ ! -d "$p" ] || left=1
+    done
+    [ $left = 1 ] || break
+    sleep 0.2
+  done
+  return 0
+}
+
+_dl_alive() { # PID (a status file that vanishes while read: reaped, dead)
+  local st
+  [ -n "$1" ] && st=$(grep '^State:' "/proc/$1/status" 2>/dev/null) && [ -n "$st" ] &&
+    ! printf '%s\n' "$st" | grep -q '^State:[[:space:]]*[ZX]'
 }
 
 # daemon_stop DIR: stops the daemon started in DIR (TERM, then KILL after
@@ -179,14 +292,9 @@ daemon_stop() {
   fi
   # reap it if it is our child (no-op otherwise)
   [ -n "$pid" ] && wait "$pid" 2>/dev/null
-  # containerd and shims that dockerd started (their command lines name $d)
-  for i in 1 2 3; do
-    p=$(pgrep -f -- "$d/exec" 2>/dev/null)
-    [ -n "$p" ] || break
-    # shellcheck disable=SC2086
-    kill -KILL $p 2>/dev/null
-    sleep 0.2
-  done
+  # containerd, shims, monitors and the containers left running (live
+  # restore, a test that did not clean up)
+  _dl_kill_containers "$d"
   awk -v t="$d" '$5 == t || index($5, t "/") == 1 {print $5}' /proc/self/mountinfo | sort -r |
     while read -r m; do umount -l "$m" 2>/dev/null; done
   if [ -f "$d/host-leftovers" ]; then

@@ -1,12 +1,12 @@
 /* berthd: the Docker Engine API daemon of berth. */
 #include "daemon/daemon.h"
-#include "daemon/events.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +67,10 @@ int main (int argc, char **argv)
   sigaddset (&set, SIGTERM);
   pthread_sigmask (SIG_BLOCK, &set, NULL);
   signal (SIGPIPE, SIG_IGN);
+  /* Monitors detach from berthd (they must outlive it), which would leave
+   * their exit for pid 1 to reap; as a subreaper berthd reaps those it
+   * started itself (container-reaper.c). */
+  prctl (PR_SET_CHILD_SUBREAPER, 1);
   if (berthd_open (&d, &err) < 0)
     return berth_error_report (&err);
   const char *sock = d.cfg.host + strlen ("unix://");
@@ -79,7 +83,7 @@ int main (int argc, char **argv)
   berth_log (BERTH_LOG_INFO, "API listening on %s (data root %s)", sock, d.cfg.data_root);
   int sig = wait_for_signal ();
   berth_log (BERTH_LOG_INFO, "signal %d: shutting down", sig);
-  events_shutdown (d.events);   /* ends the `docker events` streams */
+  berthd_begin_shutdown (&d);
   http_server_stop (srv);
   close (fd);
   unlink (sock);
