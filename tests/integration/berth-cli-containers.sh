@@ -111,7 +111,7 @@ test_run_detached_ps_logs_stop_rm() {
   cap bt ps
   assert_success
   assert_match "$OUT" "^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES" "ps header"
-  assert_match "$OUT" "^${id:0:12} +$IMG +\"sh -c 'trap .* Up .* $name\$" "ps row"
+  assert_match "$OUT" "^${id:0:12} +$IMG +\"sh -c .* Up .* $name\$" "ps row"
   cap bt ps -q
   assert_contains "$OUT" "${id:0:12}"
   wait_for 10 eval '[ -n "$(bt logs '"$name"' 2>&1)" ]'
