@@ -1,6 +1,7 @@
 /* Image endpoints of the Engine API, over libberth-image. */
 #include "daemon/daemon.h"
 #include "daemon/container.h"
+#include "daemon/events.h"
 #include "image/image.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -38,6 +39,48 @@ json_t *api_image_summary (struct image_info *i)
     pthread_mutex_unlock (&(d)->image_lock);        \
     r_;                                             \
   })
+
+/* ---- events: where and how Docker logs image events ---- */
+
+/* Docker's attributes of an image event: the image's labels, and "name". */
+static void image_event (struct berthd *d, const char *action, const char *id, const char *name, json_t *config)
+{
+  json_t *labels = berth_json_path (config, "config.Labels");
+  json_t *attrs = json_is_object (labels) ? json_deep_copy (labels) : json_object ();
+  if (attrs)
+    json_object_set_new (attrs, "name", json_string (name));
+  events_emit (d->events, "image", action, id, attrs);
+}
+
+/* The event of the image NAME_OR_ID resolves to now (call under the store
+ * lock); NAME (NULL: the image id) is the event's "name". */
+static void image_event_of (struct berthd *d, const char *action, const char *name_or_id, const char *name)
+{
+  struct image_info *img = NULL;
+  berth_err err = NULL;
+  if (image_lookup (d->images, name_or_id, &img, &err) < 0)
+    {
+      berth_error_free (&err);
+      return;
+    }
+  image_event (d, action, img->id, name ? name : img->id, img->config);
+  image_info_free (img);
+}
+
+/* A tag target as Docker names it in events: "busybox:latest". */
+static char *familiar_ref (const char *ref)
+{
+  struct image_ref r = { 0 };
+  berth_err err = NULL;
+  if (image_ref_parse (ref, &r, &err) < 0)
+    {
+      berth_error_free (&err);
+      return strdup (ref);
+    }
+  char *out = image_ref_familiar (&r);
+  image_ref_free (&r);
+  return out;
+}
 
 /* ---- filters: {"key": {"value": true}} or the legacy {"key": ["value"]} ---- */
 
@@ -195,10 +238,34 @@ void api_image_tag (struct request *req, struct reply *rep)
   cleanup_free char *target = NULL;
   if (asprintf (&target, "%s%s%s", repo, tag && *tag ? ":" : "", tag && *tag ? tag : "") < 0)
     return reply_error (rep, 500, "out of memory");
-  if (LOCKED (d, image_tag (d->images, req->params[0], target, &err)) < 0)
+  pthread_mutex_lock (&d->image_lock);
+  int r = image_tag (d->images, req->params[0], target, &err);
+  if (r >= 0)
+    {
+      cleanup_free char *name = familiar_ref (target);
+      image_event_of (d, "tag", target, name);
+    }
+  pthread_mutex_unlock (&d->image_lock);
+  if (r < 0)
     reply_berth_error (rep, &err);
   else
     reply_text (rep, 201, "text/plain", "");
+}
+
+/* Docker names the image id in untag and delete events, one untag per
+ * removed reference; the deleted image's labels are gone with it. */
+static void removal_events (struct berthd *d, struct image_info *img, json_t *report)
+{
+  size_t i;
+  json_t *item;
+  json_array_foreach (report, i, item)
+    {
+      const char *deleted = berth_json_str (item, "Deleted");
+      if (berth_json_str (item, "Untagged"))
+        image_event (d, "untag", img->id, img->id, img->config);
+      else if (deleted && strcmp (deleted, img->id) == 0)
+        image_event (d, "delete", img->id, img->id, NULL);
+    }
 }
 
 void api_image_delete (struct request *req, struct reply *rep)
@@ -207,7 +274,19 @@ void api_image_delete (struct request *req, struct reply *rep)
   json_t *report = NULL;
   berth_err err = NULL;
   bool force = request_query_bool (req, "force", false);
-  if (LOCKED (d, image_remove (d->images, req->params[0], force, containers_use_image, d->containers, &report, &err)) < 0)
+  struct image_info *img = NULL;
+  berth_err lookup_err = NULL;
+  pthread_mutex_lock (&d->image_lock);
+  /* (an unknown name is image_remove's error to report) */
+  image_lookup (d->images, req->params[0], &img, &lookup_err);
+  berth_error_free (&lookup_err);
+  int r = image_remove (d->images, req->params[0], force, containers_use_image, d->containers, &report, &err);
+  if (r >= 0 && img)
+    removal_events (d, img, report);
+  pthread_mutex_unlock (&d->image_lock);
+  if (img)
+    image_info_free (img);
+  if (r < 0)
     reply_berth_error (rep, &err);
   else
     reply_json (rep, 200, report);
@@ -263,6 +342,29 @@ static void reply_stream_lines (struct reply *rep, const char *key, char **lines
   rep->content_type = "application/json";
 }
 
+/* One "load" event per loaded image (not per tag), named by its id. */
+static void load_events (struct berthd *d, char **loaded)
+{
+  cleanup_json json_t *seen = json_object ();
+  for (char **l = loaded; l && *l; l++)
+    {
+      const char *colon = strstr (*l, ": ");
+      struct image_info *img = NULL;
+      berth_err err = NULL;
+      if (colon == NULL || image_lookup (d->images, colon + 2, &img, &err) < 0)
+        {
+          berth_error_free (&err);
+          continue;
+        }
+      if (json_object_get (seen, img->id) == NULL)
+        {
+          json_object_set_new (seen, img->id, json_true ());
+          image_event (d, "load", img->id, img->id, img->config);
+        }
+      image_info_free (img);
+    }
+}
+
 void api_images_load (struct request *req, struct reply *rep)
 {
   struct berthd *d = req->daemon;
@@ -270,7 +372,12 @@ void api_images_load (struct request *req, struct reply *rep)
   berth_err err = NULL;
   if (req->body_too_large)
     return reply_error (rep, 500, "cannot store the uploaded archive (disk full?)");
-  if (LOCKED (d, image_load (d->images, req->body_fd, &loaded, &err)) < 0)
+  pthread_mutex_lock (&d->image_lock);
+  int r = image_load (d->images, req->body_fd, &loaded, &err);
+  if (r >= 0)
+    load_events (d, loaded);
+  pthread_mutex_unlock (&d->image_lock);
+  if (r < 0)
     return reply_berth_error (rep, &err);
   reply_stream_lines (rep, "stream", loaded);
   cleanup_strvp (&loaded);
@@ -401,7 +508,17 @@ void api_images_create (struct request *req, struct reply *rep)
   if (repo && *repo && asprintf (&ref, "%s%s%s", repo, tag && *tag ? ":" : "", tag && *tag ? tag : "") < 0)
     return reply_error (rep, 500, "out of memory");
   cleanup_free char *id = NULL;
-  if (LOCKED (d, image_import (d->images, req->body_fd, ref, changes, request_query (req, "message"), &id, &err)) < 0)
+  pthread_mutex_lock (&d->image_lock);
+  int r = image_import (d->images, req->body_fd, ref, changes, request_query (req, "message"), &id, &err);
+  if (r >= 0 && ref)
+    {
+      cleanup_free char *name = familiar_ref (ref);
+      image_event_of (d, "tag", id, name);
+    }
+  if (r >= 0)
+    image_event_of (d, "import", id, NULL);
+  pthread_mutex_unlock (&d->image_lock);
+  if (r < 0)
     return reply_berth_error (rep, &err);
   char *lines[] = { id, NULL };
   reply_stream_lines (rep, "status", lines);

@@ -7,6 +7,7 @@ const struct route berthd_routes[] = {
   { "GET", "/version", api_version, BODY_NONE },
   { "GET", "/info", api_info, BODY_NONE },
   { "GET", "/system/df", api_system_df, BODY_NONE },
+  { "GET", "/events", api_events, BODY_NONE },
 
   { "GET", "/images/json", api_images_list, BODY_NONE },
   { "POST", "/images/load", api_images_load, BODY_FILE },

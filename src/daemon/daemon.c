@@ -228,6 +228,7 @@ void berthd_close (struct berthd *d)
   containers_close (d->containers);
   if (d->images)
     image_store_close (d->images);
+  events_free (d->events);
   pthread_mutex_destroy (&d->image_lock);
   free (d->tmp_dir);
   free (d->engine_id);

@@ -94,6 +94,7 @@ void api_images_create (struct request *req, struct reply *rep);
 void api_images_prune (struct request *req, struct reply *rep);
 void api_containers_list (struct request *req, struct reply *rep);
 void api_container_inspect (struct request *req, struct reply *rep);
+void api_events (struct request *req, struct reply *rep);
 void api_container_create (struct request *req, struct reply *rep);
 void api_container_start (struct request *req, struct reply *rep);
 void api_container_stop (struct request *req, struct reply *rep);

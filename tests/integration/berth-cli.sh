@@ -55,7 +55,7 @@ test_errors() {
   is_berthd || skip "berth talks to berthd only"
   cap bt inspect "no-such-image-$TEST_TAG"
   assert_ne 0 "$RC"
-  assert_contains "$OUT" "No such image"
+  assert_match "$OUT" "No such (image|object)"  # (inspect: a container, else an image)
   cap bt load -i /nonexistent.tar
   assert_ne 0 "$RC"
   cap "$BERTH_CLI" -H unix:///nonexistent.sock version

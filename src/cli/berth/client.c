@@ -46,7 +46,7 @@ int client_call (struct client *c, const char *method, const char *path, const c
   if (curl == NULL)
     return berth_fail (err, ENOMEM, "curl");
   cleanup_free char *url = NULL;
-  if (asprintf (&url, "http://berthd/v1.44%s", path) < 0)
+  if (asprintf (&url, "http://berthd/v%s%s", client_api_version (c), path) < 0)
     {
       curl_easy_cleanup (curl);
       return berth_fail (err, ENOMEM, "url");

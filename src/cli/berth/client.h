@@ -10,7 +10,12 @@
 struct client
 {
   const char *socket;   /* path of berthd's socket */
+  char api_version[16]; /* negotiated on first use: see client_api_version */
 };
+
+/* The API version to speak: 1.44, or the daemon's own when it is older
+ * (its GET /_ping "Api-Version" header), as the docker CLI negotiates. */
+const char *client_api_version (struct client *c);
 
 struct client_reply
 {
@@ -41,5 +46,23 @@ int cmd_load (struct client *c, int argc, char **argv);
 int cmd_save (struct client *c, int argc, char **argv);
 int cmd_import (struct client *c, int argc, char **argv);
 int cmd_history (struct client *c, int argc, char **argv);
+
+/* Containers (run.c, containers.c, exec.c, logs.c). */
+int cmd_run (struct client *c, int argc, char **argv);
+int cmd_create (struct client *c, int argc, char **argv);
+int cmd_start (struct client *c, int argc, char **argv);
+int cmd_stop (struct client *c, int argc, char **argv);
+int cmd_kill (struct client *c, int argc, char **argv);
+int cmd_restart (struct client *c, int argc, char **argv);
+int cmd_rm (struct client *c, int argc, char **argv);
+int cmd_ps (struct client *c, int argc, char **argv);
+int cmd_logs (struct client *c, int argc, char **argv);
+int cmd_exec (struct client *c, int argc, char **argv);
+int cmd_wait (struct client *c, int argc, char **argv);
+int cmd_inspect (struct client *c, int argc, char **argv);
+int cmd_top (struct client *c, int argc, char **argv);
+int cmd_pause (struct client *c, int argc, char **argv);
+int cmd_unpause (struct client *c, int argc, char **argv);
+int cmd_rename (struct client *c, int argc, char **argv);
 
 #endif
