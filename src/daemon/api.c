@@ -37,6 +37,7 @@ const struct route berthd_routes[] = {
   { "POST", "/containers/{id}/attach", api_container_attach, BODY_NONE },
   { "GET", "/containers/{id}/logs", api_container_logs, BODY_NONE },
   { "GET", "/containers/{id}/top", api_container_top, BODY_NONE },
+  { "GET", "/containers/{id}/changes", api_container_changes, BODY_NONE },
   { "GET", "/containers/{id}/stats", api_container_stats, BODY_NONE },
   { "HEAD", "/containers/{id}/archive", api_container_archive_head, BODY_NONE },
   { "GET", "/containers/{id}/archive", api_container_archive_get, BODY_NONE },

@@ -80,41 +80,48 @@ static json_t *str_json (const char *s, const char *fallback)
   return json_string (s ? s : fallback);
 }
 
-/* "sh -c 'echo hi'" as `docker ps` shows the command. */
+static json_t *entrypoint_and_cmd (struct container *c)
+{
+  json_t *all = json_array ();
+  json_t *ep = json_object_get (c->config, "Entrypoint"), *cmd = json_object_get (c->config, "Cmd");
+  if (json_is_array (ep))
+    json_array_extend (all, ep);
+  if (json_is_array (cmd))
+    json_array_extend (all, cmd);
+  return all;
+}
+
+/* `docker ps`'s COMMAND, built as dockerd does: the path, then the
+ * arguments, those with a space in single quotes. */
 static char *command_line (struct container *c)
 {
-  json_t *ep = json_object_get (c->config, "Entrypoint"), *cmd = json_object_get (c->config, "Cmd");
-  size_t len = 1;
+  json_t *all = entrypoint_and_cmd (c);
+  size_t len = 1, i;
   json_t *v;
-  size_t i;
-  json_array_foreach (ep, i, v) len += strlen (json_string_value (v) ?: "") + 1;
-  json_array_foreach (cmd, i, v) len += strlen (json_string_value (v) ?: "") + 1;
+  json_array_foreach (all, i, v) len += strlen (json_string_value (v) ?: "") + 3;
   char *s = calloc (1, len);
-  if (s == NULL)
-    return NULL;
-  json_array_foreach (ep, i, v)
+  json_array_foreach (all, i, v)
     {
-      if (*s)
+      const char *word = json_string_value (v) ?: "";
+      bool quote = i > 0 && strchr (word, ' ');
+      if (s == NULL)
+        break;
+      if (i > 0)
         strcat (s, " ");
-      strcat (s, json_string_value (v) ?: "");
+      if (quote)
+        strcat (s, "'");
+      strcat (s, word);
+      if (quote)
+        strcat (s, "'");
     }
-  json_array_foreach (cmd, i, v)
-    {
-      if (*s)
-        strcat (s, " ");
-      strcat (s, json_string_value (v) ?: "");
-    }
+  json_decref (all);
   return s;
 }
 
 /* Path and Args: the first word of Entrypoint+Cmd, and the rest. */
 static void path_and_args (struct container *c, json_t **path, json_t **args)
 {
-  json_t *all = json_array ();
-  json_array_extend (all, json_object_get (c->config, "Entrypoint") ?: json_array ());
-  json_t *cmd = json_object_get (c->config, "Cmd");
-  if (json_is_array (cmd))
-    json_array_extend (all, cmd);
+  json_t *all = entrypoint_and_cmd (c);
   *path = json_string (json_string_value (json_array_get (all, 0)) ?: "");
   if (json_array_size (all) > 0)
     json_array_remove (all, 0);

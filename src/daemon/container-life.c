@@ -90,9 +90,11 @@ static int check_runtime (struct berthd *d, json_t *host_config, char **runtime,
   if (name == NULL || *name == '\0')
     name = "berth";
   if (container_runtime_path (d, name) == NULL)
-    return berth_fail_as (err, EINVAL, "unknown or invalid runtime name: %s", name);
-  json_object_set_new (host_config, "Runtime", json_string (name));
+    return berth_fail_as (err, EINVAL, "Unknown runtime specified %s", name);
   *runtime = strdup (name);
+  if (*runtime == NULL)
+    return berth_fail (err, ENOMEM, "runtime");
+  json_object_set_new (host_config, "Runtime", json_string (*runtime));
   return 0;
 }
 
@@ -509,12 +511,12 @@ int container_pause (struct berthd *d, struct container *c, bool pause, berth_er
   enum container_status st = c->status;
   containers_unlock (d->containers);
   int r = 0;
-  if (st != CT_RUNNING && st != CT_PAUSED)
+  if (!pause && st != CT_PAUSED)
+    r = berth_fail_as (err, EBUSY, "Container %s is not paused", c->id);
+  else if (st != CT_RUNNING && st != CT_PAUSED)
     r = berth_fail_as (err, EBUSY, "Container %s is not running", c->id);
   else if (pause && st == CT_PAUSED)
     r = berth_fail_as (err, EBUSY, "Container %s is already paused", c->id);
-  else if (!pause && st == CT_RUNNING)
-    r = berth_fail_as (err, EBUSY, "Container %s is not paused", c->id);
   else
     {
       const char *args[] = { pause ? "pause" : "resume", c->id, NULL };
@@ -773,6 +775,9 @@ void container_exited (struct containers *cs, struct container *c)
       code = 255;
       error = strdup ("the container's monitor ended without recording an exit status");
     }
+  /* Unmounted before anyone hears of the exit: a restart that waits for
+   * the exit must not have its fresh mount taken away afterwards. */
+  container_cleanup_after_exit (d, c);
   containers_lock (cs);
   c->status = CT_EXITED;
   c->pid = 0;
@@ -792,7 +797,6 @@ void container_exited (struct containers *cs, struct container *c)
   container_save (cs, c, NULL);
   pthread_cond_broadcast (&cs->changed);
   containers_unlock (cs);
-  container_cleanup_after_exit (d, c);
   char codestr[16];
   snprintf (codestr, sizeof codestr, "%d", code);
   container_event (d, c, "die", json_pack ("{s:s}", "exitCode", codestr));

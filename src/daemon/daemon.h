@@ -110,6 +110,7 @@ void api_container_resize (struct request *req, struct reply *rep);
 void api_container_attach (struct request *req, struct reply *rep);
 void api_container_logs (struct request *req, struct reply *rep);
 void api_container_top (struct request *req, struct reply *rep);
+void api_container_changes (struct request *req, struct reply *rep);
 void api_container_stats (struct request *req, struct reply *rep);
 void api_container_archive_get (struct request *req, struct reply *rep);
 void api_container_archive_head (struct request *req, struct reply *rep);

@@ -539,7 +539,7 @@ static int normalize_capabilities (json_t *hc, berth_err *err)
           char *name = NULL;
           int ret = spec_capability_name (json_string_value (v), &name, err);
           if (ret < 0)
-            return ret;
+            return berth_error_prefix (err, "invalid %s", keys[k]);
           json_array_set_new (arr, i, json_string (name));
           free (name);
         }

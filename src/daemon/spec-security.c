@@ -48,7 +48,7 @@ int spec_capability_name (const char *name, char **out, berth_err *err)
     }
   cleanup_json json_t *known = berth_caps_known ();
   if (!spec_json_array_has (known, upper))
-    return berth_fail (err, 0, "invalid capability: %s", upper);
+    return berth_fail (err, 0, "unknown capability: \"%s\"", upper);
   *out = take_ptr (upper);
   return 0;
 }

@@ -344,8 +344,13 @@ int process_resolve_executable (struct process_plan *p, char **out, berth_err *e
   const char *name = p->args[0];
   if (strchr (name, '/'))
     {
+      struct stat st;
+      if (stat (name, &st) < 0)
+        return berth_fail (err, errno, "exec: \"%s\": stat %s", name, name);
+      /* runc's words for a file that is there but cannot run; engines map
+       * them to exit status 126. */
       if (!is_executable (name))
-        return berth_fail (err, ENOENT, "exec: \"%s\": stat %s", name, name);
+        return berth_fail_as (err, EACCES, "exec: \"%s\": permission denied", name);
       *out = strdup (name);
       return 0;
     }
