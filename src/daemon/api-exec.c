@@ -105,7 +105,7 @@ void api_exec_create (struct request *req, struct reply *rep)
   if (!json_is_array (cmd) || json_array_size (cmd) == 0)
     reply_error (rep, 400, "No exec command specified");
   else if (st == CT_PAUSED)
-    reply_error (rep, 409, "Container %s is paused, unpause the container before exec", c->id);
+    reply_error (rep, 409, "Container %s is paused, unpause the container before exec", c->name + 1);
   else if (st != CT_RUNNING)
     reply_error (rep, 409, "Container %s is not running", c->id);
   else if (e == NULL || getentropy (raw, sizeof raw) < 0)
@@ -205,6 +205,7 @@ static void exec_session (int sock, const char *extra, size_t extra_len, void *c
   if (mon < 0 || monitor_start (e->state_dir, &err) < 0)
     {
       /* Docker shows the runtime's complaint on the stream itself. */
+      docker_style_error (&err, NULL);
       const char *msg = err ? err->msg : "exec failed";
       cleanup_free char *line = NULL;
       if (asprintf (&line, "OCI runtime exec failed: %s\r\n", msg) > 0)

@@ -40,6 +40,10 @@ char *container_runtime_root (struct berthd *d, const char *name);
 /* The runtime's error message from its output (heap). */
 char *runtime_error_message (const char *output);
 
+/* The runtime's error in the words the docker CLI looks for (Go's lower
+ * case strerror), with PREFIX (may be NULL) in front. */
+void docker_style_error (berth_err *err, const char *prefix);
+
 /* container-reaper.c */
 int reaper_start (struct containers *cs, berth_err *err);
 void reaper_stop (struct containers *cs);

@@ -304,7 +304,7 @@ static void record_start_failure (struct berthd *d, struct container *c, const c
  * (127 for "no such file or directory" or "executable file not found",
  * 126 for "permission denied" or "is a directory"), as Go spells them:
  * lower case. */
-static void docker_style_error (berth_err *err)
+void docker_style_error (berth_err *err, const char *prefix)
 {
   static const char *const phrases[] = { "No such file or directory", "Permission denied", "Is a directory", NULL };
   if (err == NULL || *err == NULL || (*err)->msg == NULL)
@@ -312,7 +312,8 @@ static void docker_style_error (berth_err *err)
   for (const char *const *p = phrases; *p; p++)
     for (char *at = strstr ((*err)->msg, *p); at; at = strstr (at + 1, *p))
       *at = (char) tolower ((unsigned char) *at);
-  berth_error_prefix (err, "failed to create task for container: OCI runtime create failed");
+  if (prefix)
+    berth_error_prefix (err, "%s", prefix);
 }
 
 int container_start_locked_op (struct berthd *d, struct container *c, bool restarting, berth_err *err)
@@ -326,14 +327,14 @@ int container_start_locked_op (struct berthd *d, struct container *c, bool resta
     }
   if (spawn_monitor (d, c, err) < 0)
     {
-      docker_style_error (err);
+      docker_style_error (err, "failed to create task for container: OCI runtime create failed");
       record_start_failure (d, c, err && *err ? (*err)->msg : "start failed");
       return -EIO;
     }
   wait_for_attachers (cs, c);
   if (monitor_start (c->state_dir, err) < 0)
     {
-      docker_style_error (err);
+      docker_style_error (err, "failed to create task for container: OCI runtime create failed");
       record_start_failure (d, c, err && *err ? (*err)->msg : "start failed");
       return -EIO;
     }

@@ -182,7 +182,14 @@ struct relay
   int client;
   int mon;
   const struct relay_opts *o;
-  bool stdin_done;   /* EOF from the client, MON_STDIN_CLOSE sent */
+  bool stdin_done;   /* EOF from the client */
+  bool close_sent;   /* MON_STDIN_CLOSE sent */
+  /* One MON_STDIN message the monitor has not taken yet.  It is sent
+   * without blocking: a relay stuck in a send would stop reading output,
+   * and the monitor drops clients that do not read (cat of a large input
+   * needs both directions at once). */
+  char *pending;     /* MONITOR_MSG_MAX: type byte + data */
+  size_t pending_len;
   int *exit_code;
   char *buf;         /* MONITOR_MSG_MAX + 1 */
 };
@@ -194,9 +201,27 @@ enum relay_step
   RELAY_CLIENT_GONE, /* nobody to write to */
 };
 
+/* Send the pending stdin message, then the close, without blocking. */
+static void relay_flush_stdin (struct relay *r)
+{
+  if (r->pending_len > 0)
+    {
+      ssize_t w = send (r->mon, r->pending, r->pending_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+      r->pending_len = 0; /* sent, or the monitor is gone (its EOF follows) */
+    }
+  if (r->stdin_done && !r->close_sent)
+    {
+      r->close_sent = true;
+      if (r->o->stdin)
+        (void) mon_send (r->mon, MON_STDIN_CLOSE, NULL, 0);
+    }
+}
+
 static enum relay_step relay_from_client (struct relay *r)
 {
-  ssize_t n = read (r->client, r->buf, MONITOR_MSG_MAX - 1);
+  ssize_t n = read (r->client, r->pending + 1, MONITOR_MSG_MAX - 1);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return RELAY_GO_ON;
   if (n < 0)
@@ -206,12 +231,15 @@ static enum relay_step relay_from_client (struct relay *r)
       /* The client half-closed (docker's CloseWrite after stdin's EOF):
        * tell the monitor once, and keep the output flowing. */
       r->stdin_done = true;
-      if (r->o->stdin)
-        (void) mon_send (r->mon, MON_STDIN_CLOSE, NULL, 0);
+      relay_flush_stdin (r);
       return RELAY_GO_ON;
     }
   if (r->o->stdin)
-    (void) mon_send_stdin (r->mon, r->buf, (size_t) n); /* a gone monitor shows as EOF on its socket */
+    {
+      r->pending[0] = MON_STDIN;
+      r->pending_len = (size_t) n + 1;
+      relay_flush_stdin (r);
+    }
   return RELAY_GO_ON;
 }
 
@@ -251,10 +279,11 @@ static enum relay_step relay_wait (struct relay *r)
 {
   /* While stdin is read, ask for POLLRDHUP too; after its EOF only a
    * full hang-up of the client matters (poll reports it unasked). */
-  bool read_client = !r->stdin_done;
+  bool read_client = !r->stdin_done && r->pending_len == 0;
+  bool flush = r->pending_len > 0 || (r->stdin_done && !r->close_sent);
   struct pollfd p[2] = {
     { .fd = r->client, .events = read_client ? POLLIN | POLLRDHUP : 0 },
-    { .fd = r->mon, .events = POLLIN },
+    { .fd = r->mon, .events = POLLIN | (flush ? POLLOUT : 0) },
   };
   if (poll (p, 2, -1) < 0)
     return errno == EINTR ? RELAY_GO_ON : RELAY_CLIENT_GONE;
@@ -267,6 +296,8 @@ static enum relay_step relay_wait (struct relay *r)
     step = RELAY_DONE;
   if (step != RELAY_GO_ON)
     return step;
+  if (flush && (p[1].revents & POLLOUT))
+    relay_flush_stdin (r);
   if (read_client && (p[0].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)))
     return relay_from_client (r);
   if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
@@ -278,8 +309,9 @@ int stream_relay (int client, const char *extra, size_t extra_len, int mon_fd, c
                   int *exit_code)
 {
   cleanup_free char *buf = malloc (MONITOR_MSG_MAX + 1);
+  cleanup_free char *pending = malloc (MONITOR_MSG_MAX);
   *exit_code = -1;
-  if (buf == NULL)
+  if (buf == NULL || pending == NULL)
     return -ENOMEM;
   uint8_t flags = (o->stdout ? MON_ATTACH_STDOUT : 0) | (o->stderr ? MON_ATTACH_STDERR : 0);
   int r = mon_send (mon_fd, MON_ATTACH, &flags, 1);
@@ -287,7 +319,7 @@ int stream_relay (int client, const char *extra, size_t extra_len, int mon_fd, c
     return r;
   if (o->stdin && extra_len > 0)
     (void) mon_send_stdin (mon_fd, extra, extra_len);
-  struct relay rl = { .client = client, .mon = mon_fd, .o = o, .exit_code = exit_code, .buf = buf };
+  struct relay rl = { .client = client, .mon = mon_fd, .o = o, .exit_code = exit_code, .buf = buf, .pending = pending };
   enum relay_step step;
   while ((step = relay_wait (&rl)) == RELAY_GO_ON)
     ;
