@@ -26,6 +26,7 @@ struct exec_rec
   char *state_dir;
   bool started;
   pid_t monitor_pid;
+  int start_failed;     /* Docker's 126/127 when the process never ran */
   struct exec_rec *next;
 };
 
@@ -207,6 +208,11 @@ static void exec_session (int sock, const char *extra, size_t extra_len, void *c
       /* Docker shows the runtime's complaint on the stream itself. */
       docker_style_error (&err, NULL);
       const char *msg = err ? err->msg : "exec failed";
+      /* Known before the client asks (it inspects as soon as the stream
+       * ends), whatever the monitor is still writing. */
+      pthread_mutex_lock (&exec_lock);
+      e->start_failed = strstr (msg, "no such file") || strstr (msg, "not found") ? 127 : 126;
+      pthread_mutex_unlock (&exec_lock);
       cleanup_free char *line = NULL;
       if (asprintf (&line, "OCI runtime exec failed: %s\r\n", msg) > 0)
         stream_write_frame (stream_sink_fd, &sock, o.tty, STREAM_STDOUT, line, strlen (line));
@@ -290,6 +296,11 @@ void api_exec_inspect (struct request *req, struct reply *rep)
     {
       int code = 0;
       bool exited = e->started && monitor_read_exit (e->state_dir, &code, NULL, NULL, NULL, NULL) == 0;
+      if (e->start_failed)
+        {
+          exited = true;
+          code = e->start_failed;
+        }
       int fd = e->started && !exited ? monitor_pidfd (e->monitor_pid, 0) : -1;
       bool running = fd >= 0;
       if (fd >= 0)

@@ -648,6 +648,69 @@ static bool client_asked_upgrade (struct MHD_Connection *conn)
   return MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE) != NULL;
 }
 
+struct unupgraded
+{
+  struct hijack *h;
+  int sock;
+};
+
+static void *unupgraded_thread (void *arg)
+{
+  struct unupgraded *u = arg;
+  u->h->fn (u->sock, NULL, 0, u->h->ctx);
+  shutdown (u->sock, SHUT_RDWR);
+  return NULL;
+}
+
+/* At most this much output is kept for a client that did not upgrade. */
+#define UNUPGRADED_MAX (64 << 20)
+
+static void run_unupgraded (struct hijack *h, struct reply *rep)
+{
+  int sp[2];
+  pthread_t t;
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+    return reply_error (rep, 500, "socketpair: %s", strerror (errno));
+  shutdown (sp[1], SHUT_WR); /* no input from this client */
+  struct unupgraded u = { .h = h, .sock = sp[0] };
+  if (pthread_create (&t, NULL, unupgraded_thread, &u) != 0)
+    {
+      close (sp[0]);
+      close (sp[1]);
+      return reply_error (rep, 500, "cannot start a thread");
+    }
+  size_t len = 0, cap = 65536;
+  char *body = malloc (cap);
+  for (;;)
+    {
+      if (body && len == cap && cap < UNUPGRADED_MAX)
+        {
+          char *nb = realloc (body, cap * 2);
+          if (nb)
+            {
+              body = nb;
+              cap *= 2;
+            }
+        }
+      char sink[4096];
+      bool full = body == NULL || len == cap;
+      ssize_t n = read (sp[1], full ? sink : body + len, full ? sizeof sink : cap - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      if (!full)
+        len += (size_t) n;
+    }
+  pthread_join (t, NULL);
+  close (sp[0]);
+  close (sp[1]);
+  free (rep->body);
+  rep->status = 200;
+  rep->body = body;
+  rep->body_len = len;
+}
+
 static struct MHD_Response *upgrade_response (struct http_server *s, struct pending *p, struct reply *rep)
 {
   struct hijack *h = calloc (1, sizeof *h);
@@ -666,8 +729,13 @@ static struct MHD_Response *upgrade_response (struct http_server *s, struct pend
   rep->upgrade = NULL;
   if (!client_asked_upgrade (p->req.conn))
     {
+      /* Docker hijacks such a connection anyway and closes it after the
+       * output.  Without a 101 there is no socket to hand over, so FN runs
+       * against a socketpair whose input is already at its end, and its
+       * output becomes the body: the same bytes, without interaction. */
+      run_unupgraded (h, rep);
       hijack_free (h);
-      reply_error (rep, 400, "upgrade required: send \"Connection: Upgrade\" and \"Upgrade: tcp\"");
+      reply_header (rep, "Connection", "close");
       return plain_response (rep);
     }
   struct MHD_Response *resp = MHD_create_response_for_upgrade (on_upgrade, h);
