@@ -5,6 +5,7 @@
 #include "runtime/cgroup.h"
 #include "common/cleanup.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysinfo.h>
@@ -138,6 +139,55 @@ void api_info (struct request *req, struct reply *rep)
 json_t *api_image_summary (struct image_info *i);
 
 
+static int containers_using (struct berthd *d, const char *image_id)
+{
+  size_t n;
+  int count = 0;
+  struct container **all = containers_all (d->containers, &n);
+  for (size_t i = 0; i < n; i++)
+    count += strcmp (all[i]->image_id, image_id) == 0;
+  containers_put_all (d->containers, all, n);
+  return count;
+}
+
+/* Bytes in a container's writable layer (nftw has no user pointer: the
+ * total lives in a thread-local). */
+static __thread int64_t du_total;
+
+static int du_add (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void) path;
+  (void) ftw;
+  if (flag == FTW_F || flag == FTW_SL)
+    du_total += st->st_size;
+  return 0;
+}
+
+static int64_t upper_size (struct container *c)
+{
+  cleanup_free char *upper = NULL;
+  du_total = 0;
+  if (asprintf (&upper, "%s/fs/upper", c->dir) >= 0)
+    nftw (upper, du_add, 16, FTW_PHYS | FTW_MOUNT);
+  return du_total;
+}
+
+static json_t *containers_df (struct berthd *d)
+{
+  size_t n;
+  struct container **all = containers_all (d->containers, &n);
+  json_t *out = json_array ();
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *j = container_list_json (d, all[i]);
+      json_object_set_new (j, "SizeRw", json_integer (upper_size (all[i])));
+      json_object_set_new (j, "SizeRootFs", json_integer (0));
+      json_array_append_new (out, j);
+    }
+  containers_put_all (d->containers, all, n);
+  return out;
+}
+
 void api_system_df (struct request *req, struct reply *rep)
 {
   struct berthd *d = req->daemon;
@@ -158,8 +208,12 @@ void api_system_df (struct request *req, struct reply *rep)
     }
   json_t *images = json_array ();
   for (size_t i = 0; i < n; i++)
-    json_array_append_new (images, api_image_summary (list[i]));
+    {
+      json_t *summary = api_image_summary (list[i]);
+      json_object_set_new (summary, "Containers", json_integer (containers_using (d, list[i]->id)));
+      json_array_append_new (images, summary);
+    }
   image_list_free (list, n);
-  reply_json (rep, 200, json_pack ("{s:I, s:o, s:[], s:[], s:[]}", "LayersSize", (json_int_t) bytes, "Images", images,
-                                   "Containers", "Volumes", "BuildCache"));
+  reply_json (rep, 200, json_pack ("{s:I, s:o, s:o, s:[], s:[]}", "LayersSize", (json_int_t) bytes, "Images", images,
+                                   "Containers", containers_df (d), "Volumes", "BuildCache"));
 }

@@ -121,6 +121,8 @@ void api_exec_create (struct request *req, struct reply *rep);
 void api_exec_start (struct request *req, struct reply *rep);
 void api_exec_inspect (struct request *req, struct reply *rep);
 void api_exec_resize (struct request *req, struct reply *rep);
-void api_system_prune_containers (struct request *req, struct reply *rep);
+void api_networks_prune (struct request *req, struct reply *rep);
+void api_volumes_prune (struct request *req, struct reply *rep);
+void api_build_prune (struct request *req, struct reply *rep);
 
 #endif

@@ -540,7 +540,8 @@ static int normalize_capabilities (json_t *hc, berth_err *err)
           int ret = spec_capability_name (json_string_value (v), &name, err);
           if (ret < 0)
             return berth_error_prefix (err, "invalid %s", keys[k]);
-          json_array_set_new (arr, i, json_string (name));
+          /* Checked only: inspect shows the names as given, as dockerd
+           * does; the spec normalizes them again. */
           free (name);
         }
     }

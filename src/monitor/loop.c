@@ -389,9 +389,7 @@ static void accept_client (struct monitor *m)
 
 static long long now_ms (void)
 {
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return monitor_now_ms ();
 }
 
 static int pidfd_open (pid_t pid)
@@ -411,23 +409,43 @@ void monitor_loop (struct monitor *m)
     {
       if (watch && pidfd < 0 && m->pid > 0 && !m->exited && (pidfd = pidfd_open (m->pid)) < 0)
         pid_gone (m, &pidfd, &watch);
+      long long held_since = 0;
+      bool congested = clients_congested (m, &held_since);
       if (m->exited && deadline == 0)
         deadline = now_ms () + DRAIN_MS;
+      /* A slow attach client gets its full CLIENT_STALL_MS, also after
+       * the exit, before what is left is only logged. */
+      if (m->exited && congested && deadline < held_since + CLIENT_STALL_MS)
+        deadline = held_since + CLIENT_STALL_MS;
       if (m->exited && ((m->out[0].fd < 0 && m->out[1].fd < 0) || now_ms () >= deadline))
         break;
       pfd[P_SIGNAL] = (struct pollfd){ m->signal_fd, POLLIN, 0 };
       pfd[P_LISTEN] = (struct pollfd){ m->listen_fd, POLLIN, 0 };
       pfd[P_PROCESS] = (struct pollfd){ m->exited ? -1 : pidfd, POLLIN, 0 };
-      pfd[P_OUT0] = (struct pollfd){ m->out[0].fd, POLLIN, 0 };
-      pfd[P_OUT1] = (struct pollfd){ m->out[1].fd, POLLIN, 0 };
+      pfd[P_OUT0] = (struct pollfd){ congested ? -1 : m->out[0].fd, POLLIN, 0 };
+      pfd[P_OUT1] = (struct pollfd){ congested ? -1 : m->out[1].fd, POLLIN, 0 };
       pfd[P_STDIN] = (struct pollfd){ m->stdin_len > m->stdin_off ? m->stdin_fd : -1, POLLOUT, 0 };
       size_t nclients = m->nclients;
       for (size_t i = 0; i < nclients; i++)
-        pfd[P_CLIENTS + i] = (struct pollfd){ m->clients[i].stdin_wait ? -1 : m->clients[i].fd, POLLIN, 0 };
+        {
+          short ev = (m->clients[i].stdin_wait ? 0 : POLLIN) | (m->clients[i].held ? POLLOUT : 0);
+          pfd[P_CLIENTS + i] = (struct pollfd){ ev ? m->clients[i].fd : -1, ev, 0 };
+        }
       int timeout = m->exited ? (int) (deadline - now_ms ()) : -1;
+      if (congested)
+        {
+          long long stall = held_since + CLIENT_STALL_MS - now_ms () + 1;
+          if (timeout < 0 || stall < timeout)
+            timeout = stall > 0 ? (int) stall : 0;
+        }
       int r = poll (pfd, P_CLIENTS + nclients, timeout < 0 && m->exited ? 0 : timeout);
       if (r < 0 && errno != EINTR)
         break;
+      if (congested)
+        for (size_t i = nclients; i-- > 0;)
+          if (i < m->nclients && m->clients[i].held
+              && ((pfd[P_CLIENTS + i].revents & POLLOUT) || now_ms () - m->clients[i].held_since > CLIENT_STALL_MS))
+            client_retry_held (m, i);
       if (r <= 0)
         continue;
       if (pfd[P_SIGNAL].revents)
@@ -437,7 +455,7 @@ void monitor_loop (struct monitor *m)
       /* Clients before the output, backwards: a dropped client is replaced
        * by the last one, which was handled already. */
       for (size_t i = nclients; i-- > 0 && !m->finished;)
-        if (pfd[P_CLIENTS + i].revents && i < m->nclients)
+        if ((pfd[P_CLIENTS + i].revents & ~POLLOUT) && i < m->nclients && !m->clients[i].stdin_wait)
           client_input (m, i);
       if (m->finished)
         return;
@@ -453,5 +471,6 @@ void monitor_loop (struct monitor *m)
     return;
   for (int i = 0; i < 2; i++)
     output_flush (m, &m->out[i]);
+  clients_flush_held (m, CLIENT_STALL_MS);
   monitor_finish (m, NULL);
 }

@@ -35,7 +35,17 @@ struct client
   int fd;
   uint8_t attach;             /* MON_ATTACH_STDOUT | MON_ATTACH_STDERR */
   bool stdin_wait;            /* its stdin is buffered: not read from */
+  /* One output message its socket had no room for.  While a client holds
+   * one, the monitor stops reading the container's output (back-pressure
+   * up to the container's writes, as with Docker's attach), for at most
+   * CLIENT_STALL_MS; then the client is dropped so a stuck reader cannot
+   * hold the container for ever.  The log never waits. */
+  char *held;
+  size_t held_len;
+  long long held_since;       /* ms, CLOCK_MONOTONIC */
 };
+
+#define CLIENT_STALL_MS 10000
 
 struct monitor
 {
@@ -105,6 +115,15 @@ void output_flush (struct monitor *m, struct output *out);
 /* Send one message to a client without blocking; a client that would
  * block or is gone is dropped.  Returns false if it was dropped. */
 bool client_send (struct monitor *m, size_t idx, enum monitor_msg type, const void *data, size_t len);
+/* Output to a client: kept as its held message when its socket is full. */
+void client_send_output (struct monitor *m, size_t idx, enum monitor_msg type, const void *data, size_t len);
+/* Retry a client's held message; false if the client was dropped. */
+bool client_retry_held (struct monitor *m, size_t idx);
+/* Is any client holding output back? *oldest gets the earliest hold. */
+bool clients_congested (struct monitor *m, long long *oldest);
+/* Wait (at most MS) until no client holds output, dropping stalled ones. */
+void clients_flush_held (struct monitor *m, long long ms);
+long long monitor_now_ms (void);
 void client_drop (struct monitor *m, size_t idx);
 
 /* loop.c */

@@ -6,6 +6,7 @@
 #include "common/fs.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,7 +16,116 @@
 void client_drop (struct monitor *m, size_t idx)
 {
   close (m->clients[idx].fd);
+  free (m->clients[idx].held);
   m->clients[idx] = m->clients[--m->nclients];
+}
+
+long long monitor_now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for room on a client that holds a message (the final flush is the
+ * only caller that gets here: the loop reads no output while one is held). */
+static bool client_wait_held (struct monitor *m, size_t idx)
+{
+  while (m->clients[idx].held)
+    {
+      struct pollfd p = { .fd = m->clients[idx].fd, .events = POLLOUT };
+      long long left = CLIENT_STALL_MS - (monitor_now_ms () - m->clients[idx].held_since);
+      if (left <= 0 || poll (&p, 1, (int) left) < 0)
+        left = 0;
+      if (!client_retry_held (m, idx))
+        return false;
+    }
+  return true;
+}
+
+void client_send_output (struct monitor *m, size_t idx, enum monitor_msg type, const void *data, size_t len)
+{
+  if (m->clients[idx].held && !client_wait_held (m, idx))
+    return;
+  struct client *c = &m->clients[idx];
+  unsigned char t = (unsigned char) type;
+  struct iovec iov[2] = { { &t, 1 }, { (void *) data, len } };
+  struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+  ssize_t n;
+  do
+    n = sendmsg (c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n >= 0)
+    return;
+  if (errno != EAGAIN || (c->held = malloc (len + 1)) == NULL)
+    {
+      client_drop (m, idx);
+      return;
+    }
+  /* Full: keep it; output reading pauses until it is sent. */
+  c->held[0] = (char) t;
+  memcpy (c->held + 1, data, len);
+  c->held_len = len + 1;
+  c->held_since = monitor_now_ms ();
+}
+
+bool client_retry_held (struct monitor *m, size_t idx)
+{
+  struct client *c = &m->clients[idx];
+  if (c->held == NULL)
+    return true;
+  ssize_t n;
+  do
+    n = send (c->fd, c->held, c->held_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n >= 0)
+    {
+      free (c->held);
+      c->held = NULL;
+      c->held_len = 0;
+      return true;
+    }
+  if (errno != EAGAIN || monitor_now_ms () - c->held_since > CLIENT_STALL_MS)
+    {
+      client_drop (m, idx);
+      return false;
+    }
+  return true;
+}
+
+bool clients_congested (struct monitor *m, long long *oldest)
+{
+  bool any = false;
+  for (size_t i = 0; i < m->nclients; i++)
+    if (m->clients[i].held)
+      {
+        if (!any || m->clients[i].held_since < *oldest)
+          *oldest = m->clients[i].held_since;
+        any = true;
+      }
+  return any;
+}
+
+void clients_flush_held (struct monitor *m, long long ms)
+{
+  long long end = monitor_now_ms () + ms, oldest = 0;
+  while (clients_congested (m, &oldest))
+    {
+      for (size_t i = m->nclients; i-- > 0;)
+        if (m->clients[i].held && !client_retry_held (m, i))
+          continue;
+      if (!clients_congested (m, &oldest))
+        break;
+      if (monitor_now_ms () >= end)
+        {
+          for (size_t i = m->nclients; i-- > 0;)
+            if (m->clients[i].held)
+              client_drop (m, i);
+          break;
+        }
+      struct timespec pause = { 0, 5 * 1000000L };
+      nanosleep (&pause, NULL);
+    }
 }
 
 bool client_send (struct monitor *m, size_t idx, enum monitor_msg type, const void *data, size_t len)
@@ -41,7 +151,7 @@ static void forward (struct monitor *m, enum monitor_msg type, const char *data,
   /* Backwards: a dropped client is replaced by the last one, already done. */
   for (size_t i = m->nclients; i-- > 0;)
     if (m->clients[i].attach & want)
-      client_send (m, i, type, data, len);
+      client_send_output (m, i, type, data, len);
 }
 
 static bool enc_reserve (struct monitor *m, size_t need)

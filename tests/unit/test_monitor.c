@@ -980,7 +980,8 @@ static void body_slow_client (void)
   start_ok (&c);
   CHECK_INT (wait_exit (&c, NULL), 0);
   wait_gone (c.monitor_pid);
-  /* what it got before it was dropped, then the end of the connection */
+  /* it never read: the container waited for it CLIENT_STALL_MS, then it
+   * was dropped; what it got before, then the end of the connection */
   size_t total = 0;
   char *buf = malloc (MONITOR_MSG_MAX);
   for (;;)
