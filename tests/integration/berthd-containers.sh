@@ -1047,4 +1047,46 @@ test_create_api_errors() {
   assert_eq "" "$OUT" "no container left by a refused create"
 }
 
+test_system_prune() {
+  local img run ex dangling
+  img=$(busybox_image)
+  run=$(ct_name run)
+  ex=$(ct_name ex)
+  ct_run_d "$run" "$img" sleep 100
+  cap2 dk run --name "$ex" "$img" true
+  assert_success
+  # a dangling image: untagged, used by no container
+  mkimage "$T/dangling.tar"
+  dangling=$MKIMAGE_ID
+  cap dk load -i "$T/dangling.tar"
+  assert_success
+  cap2 dk system prune -f
+  assert_success "docker system prune"
+  assert_eq "running" "$(ct_state "$run" Status)" "the running container is kept"
+  assert_exit 1 dk inspect "$ex"
+  assert_exit 1 dk image inspect "$dangling"
+  dk image inspect "$img" >/dev/null || fail "the image a container uses is kept"
+}
+
+test_create_bad_input() {
+  local img
+  img=$(busybox_image)
+  # (dockerd 20.10 answers malformed JSON with a 500; berthd with a 400)
+  local bad_json=400
+  is_berthd || bad_json='400|500'
+  api POST /containers/create -H 'Content-Type: application/json' --data-binary '{"Image": '
+  assert_api_error "$bad_json"
+  api POST /containers/create -H 'Content-Type: application/json' --data-binary '[1, 2]'
+  assert_api_error "$bad_json"
+  api POST "/containers/create?name=bad%2Fname" -H 'Content-Type: application/json' \
+    --data-binary "{\"Image\": \"$img\", \"Cmd\": [\"true\"]}"
+  assert_api_error 400 "Invalid container name"
+  api POST /containers/create -H 'Content-Type: application/json' \
+    --data-binary "{\"Image\": \"$img\", \"Cmd\": \"true\", \"HostConfig\": {\"Memory\": \"lots\"}}"
+  assert_api_error "$bad_json"
+  api POST /containers/nosuch/start
+  assert_api_error 404 "No such container"
+  assert_daemon_answers
+}
+
 run_daemon_tests "$@"

@@ -15,6 +15,7 @@
 : "${TEST_TIMEOUT:=90}"
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$(dirname "$0")/../lib/daemonlib.sh"
+. "$(dirname "$0")/../lib/containerlib.sh"
 
 now() { date +%s.%N; }
 
@@ -231,6 +232,38 @@ test_invalid_arguments() {
     assert_contains "$OUT" "invalid filter 'frob'"
   fi
   assert_daemon_answers
+}
+
+# ------------------------------------------------------------ containers
+
+test_container_lifecycle_events() {
+  local img name s u id
+  img=$(busybox_image)
+  name=$(ct_name)
+  s=$(now)
+  cap2 dk run --name "$name" "$img" sh -c 'exit 3'
+  assert_eq 3 "$RC" "exit status of the container"
+  id=$(ct_inspect "$name" '{{.Id}}')
+  cap dk rm "$name"
+  assert_success "docker rm"
+  u=$(now)
+  past_events "$s" "$u" --filter "container=$name" --format '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'
+  local create start die destroy
+  create=$(printf '%s\n' "$OUT" | grep -n "^container create $name\$" | cut -d: -f1 | head -n1)
+  start=$(printf '%s\n' "$OUT" | grep -n "^container start $name\$" | cut -d: -f1 | head -n1)
+  die=$(printf '%s\n' "$OUT" | grep -n "^container die $name\$" | cut -d: -f1 | head -n1)
+  destroy=$(printf '%s\n' "$OUT" | grep -n "^container destroy $name\$" | cut -d: -f1 | head -n1)
+  [ -n "$create" ] && [ -n "$start" ] && [ -n "$die" ] && [ -n "$destroy" ] ||
+    fail "create, start, die and destroy events expected: $OUT"
+  [ "$create" -lt "$start" ] && [ "$start" -lt "$die" ] && [ "$die" -lt "$destroy" ] ||
+    fail "events out of order: $OUT"
+  past_events "$s" "$u" --filter "container=$name" --filter event=die --format '{{json .}}'
+  assert_json "$OUT" --arg id "$id" --arg img "$img" \
+    '.Type == "container" and .Action == "die" and .Actor.ID == $id and .Actor.Attributes.exitCode == "3"
+     and .Actor.Attributes.image == $img and .id == $id and .status == "die"' "the die event's fields"
+  # --filter type=image leaves them out
+  past_events "$s" "$u" --filter type=image --format '{{.Type}}'
+  assert_not_contains "$OUT" container
 }
 
 run_daemon_tests "$@"
