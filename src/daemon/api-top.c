@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
 
 /* api-containers.c */
 
 /* ps output beyond this is cut (a few thousand processes fit easily). */
-#define PS_OUTPUT_MAX (16 * 1024 * 1024)
 /* ps arguments after splitting, with the program and the pid list. */
 #define PS_ARGV_MAX 64
 
@@ -39,34 +36,6 @@ static const char *ps_path (void)
     if (access (paths[i], X_OK) == 0)
       return paths[i];
   return NULL;
-}
-
-static char *read_pipe (int fd)
-{
-  size_t len = 0, cap = 65536;
-  char *buf = malloc (cap + 1);
-  while (buf)
-    {
-      if (len == cap)
-        {
-          if (cap >= PS_OUTPUT_MAX)
-            break;
-          char *nb = realloc (buf, cap * 2 + 1);
-          if (nb == NULL)
-            break;
-          buf = nb;
-          cap *= 2;
-        }
-      ssize_t n = read (fd, buf + len, cap - len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      len += (size_t) n;
-    }
-  if (buf)
-    buf[len] = '\0';
-  return buf;
 }
 
 /* The first line of what the failed ps said on stderr (ERR_FD). */
@@ -86,36 +55,9 @@ static char *first_line (int err_fd)
  * land in the table. */
 static int run_ps (const char *const *argv, int err_fd, char **out)
 {
-  int p[2];
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return -errno;
   if (ftruncate (err_fd, 0) < 0)
-    {
-      close (p[0]);
-      close (p[1]);
-      return -errno;
-    }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init (&fa);
-  posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2 (&fa, p[1], 1);
-  posix_spawn_file_actions_adddup2 (&fa, err_fd, 2);
-  pid_t pid;
-  int r = posix_spawn (&pid, argv[0], &fa, NULL, (char *const *) argv, environ);
-  posix_spawn_file_actions_destroy (&fa);
-  close (p[1]);
-  if (r != 0)
-    {
-      close (p[0]);
-      return -r;
-    }
-  *out = read_pipe (p[0]);
-  close (p[0]);
-  int status;
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return -errno;
-  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+    return -errno;
+  return berthd_spawn_capture (argv, err_fd, out);
 }
 
 /* "-q1,2,3": ps lists only those (Docker's psPidsArg). */

@@ -153,7 +153,11 @@ char *container_runtime_root (struct berthd *d, const char *name)
   return asprintf (&p, "%s/runtime/%s", d->cfg.exec_root, name) < 0 ? NULL : p;
 }
 
-/* Read everything from FD into a heap string (at most 64 KiB kept). */
+/* What a spawned program prints, kept up to this size (ps of a busy
+ * container is the largest); the rest is read and dropped so the program
+ * never blocks on a full pipe. */
+#define CAPTURE_MAX (16 << 20)
+
 static char *slurp (int fd)
 {
   size_t len = 0, cap = 4096;
@@ -162,7 +166,7 @@ static char *slurp (int fd)
     return NULL;
   for (;;)
     {
-      if (len + 1 >= cap && cap < 65536)
+      if (len + 1 >= cap && cap < CAPTURE_MAX)
         {
           char *nb = realloc (buf, cap * 2);
           if (nb == NULL)
@@ -184,7 +188,7 @@ static char *slurp (int fd)
   return buf;
 }
 
-int berthd_spawn_capture (const char *const *argv, char **output)
+int berthd_spawn_capture (const char *const *argv, int stderr_fd, char **output)
 {
   int p[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
@@ -193,7 +197,7 @@ int berthd_spawn_capture (const char *const *argv, char **output)
   posix_spawn_file_actions_init (&fa);
   posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2 (&fa, p[1], 1);
-  posix_spawn_file_actions_adddup2 (&fa, p[1], 2);
+  posix_spawn_file_actions_adddup2 (&fa, stderr_fd >= 0 ? stderr_fd : p[1], 2);
   pid_t pid;
   int r = posix_spawn (&pid, argv[0], &fa, NULL, (char *const *) argv, environ);
   posix_spawn_file_actions_destroy (&fa);
@@ -230,7 +234,7 @@ int container_runtime_call (struct berthd *d, struct container *c, const char *c
   for (size_t i = 0; args[i] && n < 31; i++)
     argv[n++] = args[i];
   argv[n] = NULL;
-  return berthd_spawn_capture (argv, output);
+  return berthd_spawn_capture (argv, -1, output);
 }
 
 /* The runtime's complaint, from its combined output: the last line, with

@@ -49,10 +49,11 @@ struct berthd
  * /usr/local/bin or PATH; heap string, NULL if not found. */
 char *berthd_find_helper (const char *name);
 
-/* posix_spawn ARGV (argv[0] a path) with stdin /dev/null and stdout+stderr
- * captured into *output (heap, may be NULL); returns the exit status
- * (128+signal), or -errno when it could not run. */
-int berthd_spawn_capture (const char *const *argv, char **output);
+/* posix_spawn ARGV (argv[0] a path) with stdin /dev/null and stdout
+ * captured into *output (heap, may be NULL), stderr too unless STDERR_FD
+ * >= 0 takes it; returns the exit status (128+signal), or -errno when it
+ * could not run. */
+int berthd_spawn_capture (const char *const *argv, int stderr_fd, char **output);
 
 /* Defaults, then /etc/berth/daemon.json (or --config-file), then flags.
  * Unknown keys in daemon.json are errors, as with dockerd. */
