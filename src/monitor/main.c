@@ -305,6 +305,24 @@ static size_t console_args (struct monitor *m, const char **args, size_t n)
   return n;
 }
 
+
+/* Run the runtime with the process's stdio, then take what it left: the
+ * pty (with --tty) and the pid.  The runtime's own complaints go to
+ * stderr too, which is the process's stderr pipe; the monitor never reads
+ * it after a failure, so they never reach the log. */
+static int run_with_stdio (struct monitor *m, const char **args, berth_err *err)
+{
+  int r = runtime_run (m, args, m->child_stdio, err);
+  close_child_stdio (m);
+  if (r < 0)
+    return r;
+  if (m->tty && receive_pty (m, err) < 0)
+    return -EPROTO;
+  if (read_pid_file (m, &m->pid, err) < 0)
+    return -EPROTO;
+  return 0;
+}
+
 /* Container mode: `RUNTIME create`; the process waits in the runtime until
  * MON_START.  On failure the runtime's message is in *err; monitor_finish
  * deletes what the runtime left. */
@@ -321,17 +339,9 @@ static int create_container (struct monitor *m, berth_err *err)
   args[n++] = m->id;
   args[n] = NULL;
   m->create_tried = true;
-  int r = runtime_run (m, args, m->child_stdio, err);
-  /* The runtime's own complaints go to stderr too, which is the container's
-   * stderr pipe; the monitor never reads it after a failure, so they never
-   * reach the log. */
-  close_child_stdio (m);
+  int r = run_with_stdio (m, args, err);
   if (r < 0)
     return r;
-  if (m->tty && receive_pty (m, err) < 0)
-    return -EPROTO;
-  if (read_pid_file (m, &m->pid, err) < 0)
-    return -EPROTO;
   oom_watch (m);
   return 0;
 }
@@ -350,13 +360,7 @@ static int exec_start (struct monitor *m, berth_err *err)
   n = console_args (m, args, n);
   args[n++] = m->id;
   args[n] = NULL;
-  int r = runtime_run (m, args, m->child_stdio, err);
-  close_child_stdio (m);
-  if (r < 0)
-    return r;
-  if (m->tty && receive_pty (m, err) < 0)
-    return -EPROTO;
-  return read_pid_file (m, &m->pid, err);
+  return run_with_stdio (m, args, err);
 }
 
 int monitor_start_process (struct monitor *m, berth_err *err)
