@@ -61,6 +61,10 @@ void container_schedule_restart (struct berthd *d, struct container *c);
 /* Remove C's runtime state, mount and exec-root folder after it exited. */
 void container_cleanup_after_exit (struct berthd *d, struct container *c);
 
+/* container-health.c: start the health checks of C's new run, if its
+ * config has any. */
+void container_health_start (struct berthd *d, struct container *c);
+
 /* Exec records (api-exec.c): forget those of a removed container. */
 void exec_forget_container (struct berthd *d, const char *container_id);
 

@@ -44,6 +44,17 @@ static char *human_duration (long secs)
   return r < 0 ? NULL : s;
 }
 
+/* `docker ps`: "Up 5 seconds (healthy)", "(health: starting)". */
+static const char *health_suffix (struct container *c)
+{
+  const char *st = json_string_value (json_object_get (c->health, "Status"));
+  if (st == NULL)
+    return "";
+  if (strcmp (st, "starting") == 0)
+    return " (health: starting)";
+  return strcmp (st, "healthy") == 0 ? " (healthy)" : " (unhealthy)";
+}
+
 char *container_status_text (struct container *c)
 {
   char *s = NULL;
@@ -55,7 +66,7 @@ char *container_status_text (struct container *c)
     case CT_RUNNING:
     case CT_PAUSED:
       dur = human_duration (now - parse_time (c->started_at));
-      r = asprintf (&s, "Up %s%s", dur ? dur : "", c->status == CT_PAUSED ? " (Paused)" : "");
+      r = asprintf (&s, "Up %s%s%s", dur ? dur : "", health_suffix (c), c->status == CT_PAUSED ? " (Paused)" : "");
       break;
     case CT_RESTARTING:
       dur = human_duration (now - parse_time (c->finished_at));
@@ -202,6 +213,8 @@ json_t *container_inspect_json (struct berthd *d, struct container *c)
       c->status == CT_RESTARTING, "OOMKilled", c->oom_killed, "Dead", c->status == CT_DEAD, "Pid", (int) c->pid,
       "ExitCode", c->exit_code, "Error", c->error ? c->error : "", "StartedAt", str_json (c->started_at, ZERO_TIME),
       "FinishedAt", str_json (c->finished_at, ZERO_TIME));
+  if (c->health)
+    json_object_set_new (state, "Health", json_deep_copy (c->health));
   json_t *exec_ids = json_null ();
   if (c->exec_ids && c->exec_ids[0])
     {

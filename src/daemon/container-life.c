@@ -353,6 +353,7 @@ int container_start_locked_op (struct berthd *d, struct container *c, bool resta
   containers_unlock (cs);
   container_event (d, c, "start", NULL);
   reaper_watch (cs, c);
+  container_health_start (d, c);
   return 0;
 }
 

@@ -77,6 +77,7 @@ static void container_free (struct container *c)
     for (char **e = c->exec_ids; *e; e++)
       free (*e);
   free (c->exec_ids);
+  json_decref (c->health);
   pthread_mutex_destroy (&c->op_lock);
   free (c);
 }

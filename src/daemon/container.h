@@ -84,6 +84,7 @@ struct container
   int pending_attach;     /* attach sessions waiting for the monitor */
   bool restart_scheduled;
   char **exec_ids;        /* NULL-terminated, heap */
+  json_t *health;         /* State.Health while health checks run, or NULL */
 };
 
 struct containers;

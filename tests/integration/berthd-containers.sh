@@ -1047,6 +1047,30 @@ test_create_api_errors() {
   assert_eq "" "$OUT" "no container left by a refused create"
 }
 
+test_health_checks() {
+  local img ok bad i
+  img=$(busybox_image)
+  ok=$(ct_name ok)
+  bad=$(ct_name bad)
+  ct_run_d "$ok" --health-cmd 'test -f /tmp/ready' --health-interval 200ms --health-retries 100 "$img" \
+    sh -c 'sleep 1; touch /tmp/ready; sleep 100'
+  ct_run_d "$bad" --health-cmd 'echo sick; exit 1' --health-interval 200ms --health-retries 2 "$img" sleep 100
+  ct_run_d "$(ct_name st)" --health-cmd true --health-interval 1h "$img" sleep 100
+  assert_eq starting "$(ct_inspect "$(ct_name st)" '{{.State.Health.Status}}')" "health before the first probe"
+  for i in $(seq 1 50); do
+    [ "$(ct_inspect "$ok" '{{.State.Health.Status}}')" = healthy ] &&
+      [ "$(ct_inspect "$bad" '{{.State.Health.Status}}')" = unhealthy ] && break
+    sleep 0.2
+  done
+  assert_eq healthy "$(ct_inspect "$ok" '{{.State.Health.Status}}')" "a passing check"
+  assert_eq unhealthy "$(ct_inspect "$bad" '{{.State.Health.Status}}')" "a failing check"
+  assert_json "$(dk inspect -f '{{json .State.Health}}' "$bad")" \
+    '.FailingStreak >= 2 and (.Log | length) >= 1 and (.Log | length) <= 5 and .Log[-1].ExitCode == 1
+     and (.Log[-1].Output | startswith("sick"))' "the failing check's log"
+  cap dk ps --filter "name=$bad" --format '{{.Status}}'
+  assert_contains "$OUT" "(unhealthy)"
+}
+
 test_system_prune() {
   local img run ex dangling
   img=$(busybox_image)
