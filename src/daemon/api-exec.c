@@ -169,7 +169,10 @@ static int spawn_exec_monitor (struct berthd *d, struct container *c, struct exe
     .stdin_once = true,
   };
   pid_t pid;
-  return monitor_spawn (&ms, &e->monitor_pid, &pid, err);
+  int r = monitor_spawn (&ms, &e->monitor_pid, &pid, err);
+  if (r == 0)
+    reaper_watch_exec (d->containers, e->monitor_pid);
+  return r;
 }
 
 struct exec_session

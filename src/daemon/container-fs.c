@@ -8,9 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <time.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,16 +158,7 @@ char *container_runtime_root (struct berthd *d, const char *name)
  * never blocks on a full pipe. */
 #define CAPTURE_MAX (16 << 20)
 
-static long long monotonic_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Read FD to its end, or until DEADLINE (monotonic ms, 0 = none) passes:
- * then *timed_out is set. */
-static char *slurp (int fd, long long deadline, bool *timed_out)
+static char *slurp (int fd)
 {
   size_t len = 0, cap = 4096;
   char *buf = malloc (cap);
@@ -178,16 +166,6 @@ static char *slurp (int fd, long long deadline, bool *timed_out)
     return NULL;
   for (;;)
     {
-      if (deadline > 0)
-        {
-          long long left = deadline - monotonic_ms ();
-          struct pollfd pf = { .fd = fd, .events = POLLIN };
-          if (left <= 0 || poll (&pf, 1, (int) left) == 0)
-            {
-              *timed_out = true;
-              break;
-            }
-        }
       if (len + 1 >= cap && cap < CAPTURE_MAX)
         {
           char *nb = realloc (buf, cap * 2);
@@ -212,11 +190,6 @@ static char *slurp (int fd, long long deadline, bool *timed_out)
 
 int berthd_spawn_capture (const char *const *argv, int stderr_fd, char **output)
 {
-  return berthd_spawn_capture_timeout (argv, stderr_fd, 0, output);
-}
-
-int berthd_spawn_capture_timeout (const char *const *argv, int stderr_fd, long timeout_ms, char **output)
-{
   int p[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
     return -errno;
@@ -234,11 +207,8 @@ int berthd_spawn_capture_timeout (const char *const *argv, int stderr_fd, long t
       close (p[0]);
       return -r;
     }
-  bool timed_out = false;
-  char *out = slurp (p[0], timeout_ms > 0 ? monotonic_ms () + timeout_ms : 0, &timed_out);
+  char *out = slurp (p[0]);
   close (p[0]);
-  if (timed_out)
-    kill (pid, SIGKILL);
   int status;
   while (waitpid (pid, &status, 0) < 0)
     if (errno != EINTR)
@@ -250,8 +220,6 @@ int berthd_spawn_capture_timeout (const char *const *argv, int stderr_fd, long t
     *output = out;
   else
     free (out);
-  if (timed_out)
-    return -ETIMEDOUT;
   return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
 }
 

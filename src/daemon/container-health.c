@@ -6,16 +6,21 @@
  * A probe runs `RUNTIME exec` with the container's process settings and
  * is killed after Timeout. */
 #include "daemon/container-internal.h"
+#include "daemon/monitor-client.h"
 #include "daemon/spec-gen.h"
 #include "common/clock.h"
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/log.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HEALTH_LOG_KEEP 5
 #define HEALTH_OUTPUT_MAX 4096
@@ -58,12 +63,12 @@ static bool health_params (json_t *hc, struct health_params *p)
   return p->cmd != NULL;
 }
 
-static int write_probe_process (struct container *c, json_t *cmd, char **path, berth_err *err)
+static int write_probe_process (struct container *c, json_t *cmd, const char *dir, char **path, berth_err *err)
 {
   cleanup_free char *spec_path = NULL, *rootfs = container_rootfs_path (c);
   cleanup_json json_t *spec = NULL, *process = NULL, *exec = json_pack ("{s:O}", "Cmd", cmd);
   if (rootfs == NULL || exec == NULL || asprintf (&spec_path, "%s/config.json", c->dir) < 0
-      || asprintf (path, "%s/health-process.json", c->state_dir) < 0)
+      || asprintf (path, "%s/process.json", dir) < 0)
     return berth_fail (err, ENOMEM, "health check");
   if ((spec = berth_json_load_file (spec_path, err)) == NULL
       || exec_process_generate (spec, exec, rootfs, &process, err) < 0)
@@ -71,31 +76,102 @@ static int write_probe_process (struct container *c, json_t *cmd, char **path, b
   return berth_json_replace_file (*path, process, err);
 }
 
-/* One probe: the exit code (-1 for a timeout or a probe that could not
- * run) and its output (heap). */
+/* The probe outlived its timeout: kill it (its monitor then finishes). */
+static void kill_probe (const char *dir)
+{
+  cleanup_free char *path = NULL, *text = NULL;
+  berth_err err = NULL;
+  if (asprintf (&path, "%s/pid", dir) < 0 || berth_read_file (path, 64, &text, NULL, &err) < 0)
+    {
+      berth_error_free (&err);
+      return;
+    }
+  int pid = atoi (text);
+  if (pid > 1)
+    kill (pid, SIGKILL);
+}
+
+static long long monotonic_ms (void)
+{
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+}
+
+/* Collect the probe's output (at most SIZE - 1 bytes kept) until MON_EXIT
+ * or DEADLINE (monotonic ms); returns the exit code, or -ETIMEDOUT. */
+static int collect_probe (int mon, long long deadline, char *out, size_t size)
+{
+  cleanup_free char *buf = malloc (MONITOR_MSG_MAX);
+  size_t len = 0;
+  if (buf == NULL)
+    return -ENOMEM;
+  for (;;)
+    {
+      long long left = deadline - monotonic_ms ();
+      struct pollfd pf = { .fd = mon, .events = POLLIN };
+      if (left <= 0 || poll (&pf, 1, (int) left) == 0)
+        return -ETIMEDOUT;
+      enum monitor_msg type;
+      ssize_t n = monitor_recv (mon, &type, buf, MONITOR_MSG_MAX - 1);
+      if (n < 0)
+        return -EPIPE;
+      if (type == MON_EXIT)
+        {
+          buf[n] = '\0';
+          return atoi (buf);
+        }
+      size_t take = (size_t) n < size - 1 - len ? (size_t) n : size - 1 - len;
+      memcpy (out + len, buf, take);
+      len += take;
+      out[len] = '\0';
+    }
+}
+
+/* One probe, run as an exec through its own berth-monitor (dockerd runs
+ * health checks as execs too): the monitor reaps whatever the probe
+ * leaves behind.  Returns the exit code (-1 for a timeout or a probe that
+ * could not run); *output gets what it printed (heap). */
 static int health_probe (struct berthd *d, struct container *c, const struct health_params *p, char **output)
 {
   berth_err err = NULL;
-  cleanup_free char *process = NULL, *root = container_runtime_root (d, c->runtime);
-  const char *runtime = container_runtime_path (d, c->runtime);
-  if (root == NULL || runtime == NULL || write_probe_process (c, p->cmd, &process, &err) < 0)
+  char text[HEALTH_OUTPUT_MAX + 1] = "";
+  cleanup_free char *dir = NULL, *process = NULL, *root = container_runtime_root (d, c->runtime);
+  cleanup_close int mon = -1;
+  int code = -1;
+  if (root == NULL || asprintf (&dir, "%s/h/%.12s", d->cfg.exec_root, c->id) < 0)
+    return *output = strdup ("out of memory"), -1;
+  berth_rm_rf (dir);
+  pid_t mpid = 0, pid = 0;
+  struct monitor_spawn ms = {
+    .monitor_path = d->monitor_path, .id = c->id, .state_dir = dir,
+    .runtime_path = container_runtime_path (d, c->runtime), .runtime_root = root,
+  };
+  char flags = MON_ATTACH_STDOUT | MON_ATTACH_STDERR;
+  if (berth_mkdir_p (dir, 0700, &err) < 0 || write_probe_process (c, p->cmd, dir, &process, &err) < 0)
+    goto out;
+  ms.exec_process = process;
+  if (monitor_spawn (&ms, &mpid, &pid, &err) < 0)
+    goto out;
+  reaper_watch_exec (d->containers, mpid);
+  if ((mon = monitor_connect (dir, &err)) < 0
+      || monitor_send (mon, MON_ATTACH, &flags, 1) < 0 || monitor_start (dir, &err) < 0)
+    goto out;
+  code = collect_probe (mon, monotonic_ms () + p->timeout_ms, text, sizeof text);
+  if (code == -ETIMEDOUT)
     {
-      *output = strdup (err ? err->msg : "cannot run the health check");
-      berth_error_free (&err);
-      return -1;
+      kill_probe (dir);
+      snprintf (text, sizeof text, "Health check exceeded timeout (%lldms)", p->timeout_ms);
     }
-  const char *argv[] = { runtime, "--root", root, "exec", "--process", process, c->id, NULL };
-  int r = berthd_spawn_capture_timeout (argv, -1, p->timeout_ms, output);
-  if (r == -ETIMEDOUT)
-    {
-      free (*output);
-      if (asprintf (output, "Health check exceeded timeout (%llds)", p->timeout_ms / 1000) < 0)
-        *output = NULL;
-      return -1;
-    }
-  if (*output && strlen (*output) > HEALTH_OUTPUT_MAX)
-    (*output)[HEALTH_OUTPUT_MAX] = '\0';
-  return r < 0 ? -1 : r;
+  if (code < 0)
+    code = -1;
+out:
+  if (err)
+    snprintf (text, sizeof text, "%s", err->msg);
+  berth_error_free (&err);
+  *output = strdup (text);
+  berth_rm_rf (dir);
+  return code;
 }
 
 /* Record a result; returns the new status if it changed, else NULL.

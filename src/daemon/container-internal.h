@@ -49,6 +49,8 @@ int reaper_start (struct containers *cs, berth_err *err);
 void reaper_stop (struct containers *cs);
 /* Watch C's monitor (C->monitor_pid, started at C->monitor_start). */
 int reaper_watch (struct containers *cs, struct container *c);
+/* Reap an exec's monitor when it ends (berthd, a subreaper, is its parent). */
+int reaper_watch_exec (struct containers *cs, pid_t monitor_pid);
 /* After berthd starts: adopt live monitors, settle the dead, restart. */
 void containers_recover (struct containers *cs);
 

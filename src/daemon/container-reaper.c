@@ -22,9 +22,26 @@
 
 struct watch
 {
-  struct container *c;  /* referenced */
+  struct container *c;  /* referenced; NULL: only reap (exec monitors) */
   int pidfd;
 };
+
+int reaper_watch_exec (struct containers *cs, pid_t monitor_pid)
+{
+  int fd = monitor_pidfd (monitor_pid, 0);
+  if (fd < 0)
+    return fd;
+  struct watch *w = calloc (1, sizeof *w);
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+  if (w == NULL || epoll_ctl (cs->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    {
+      close (fd);
+      free (w);
+      return -ENOMEM;
+    }
+  w->pidfd = fd;
+  return 0;
+}
 
 int reaper_watch (struct containers *cs, struct container *c)
 {
@@ -85,8 +102,11 @@ static void *reaper_main (void *arg)
           siginfo_t si;
           waitid (P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG);
           close (w->pidfd);
-          container_exited (cs, w->c);
-          container_put (cs, w->c);
+          if (w->c)
+            {
+              container_exited (cs, w->c);
+              container_put (cs, w->c);
+            }
           free (w);
         }
     }

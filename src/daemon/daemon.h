@@ -54,9 +54,6 @@ char *berthd_find_helper (const char *name);
  * >= 0 takes it; returns the exit status (128+signal), or -errno when it
  * could not run. */
 int berthd_spawn_capture (const char *const *argv, int stderr_fd, char **output);
-/* The same, killing the program after TIMEOUT_MS (0: no limit): then
- * -ETIMEDOUT, with what it printed so far in *output. */
-int berthd_spawn_capture_timeout (const char *const *argv, int stderr_fd, long timeout_ms, char **output);
 
 /* Defaults, then /etc/berth/daemon.json (or --config-file), then flags.
  * Unknown keys in daemon.json are errors, as with dockerd. */
