@@ -44,6 +44,7 @@ struct attach_ctx
   bool logs;
   bool stream;
   bool pending;          /* counted in c->pending_attach */
+  char detach_keys[17];
   unsigned generation;   /* the monitor generation seen at attach time */
 };
 
@@ -163,6 +164,17 @@ void api_container_attach (struct request *req, struct reply *rep)
   a->relay.stdout = request_query_bool (req, "stdout", false);
   a->relay.stderr = request_query_bool (req, "stderr", false);
   a->relay.tty = json_is_true (json_object_get (c->config, "Tty"));
+  const char *keys = request_query (req, "detachKeys");
+  if (keys && *keys)
+    {
+      if (stream_parse_detach_keys (keys, a->detach_keys, sizeof a->detach_keys) < 0)
+        {
+          container_put (d->containers, c);
+          free (a);
+          return reply_error (rep, 400, "Invalid detach keys (%s) provided", keys);
+        }
+      a->relay.detach_keys = a->detach_keys;
+    }
   containers_lock (d->containers);
   if (a->stream && !container_live (c))
     {

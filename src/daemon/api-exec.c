@@ -103,8 +103,12 @@ void api_exec_create (struct request *req, struct reply *rep)
   containers_unlock (d->containers);
   unsigned char raw[32];
   struct exec_rec *e = calloc (1, sizeof *e);
+  const char *keys = json_string_value (json_object_get (body, "DetachKeys"));
+  char parsed[17];
   if (!json_is_array (cmd) || json_array_size (cmd) == 0)
     reply_error (rep, 400, "No exec command specified");
+  else if (keys && *keys && stream_parse_detach_keys (keys, parsed, sizeof parsed) < 0)
+    reply_error (rep, 400, "Invalid detach keys (%s) provided", keys);
   else if (st == CT_PAUSED)
     reply_error (rep, 409, "Container %s is paused, unpause the container before exec", c->name + 1);
   else if (st != CT_RUNNING)
@@ -200,6 +204,10 @@ static void exec_session (int sock, const char *extra, size_t extra_len, void *c
     .stdout = flag (e->config, "AttachStdout"),
     .stderr = flag (e->config, "AttachStderr"),
   };
+  char keys[17];
+  const char *spec = json_string_value (json_object_get (e->config, "DetachKeys"));
+  if (spec && *spec && stream_parse_detach_keys (spec, keys, sizeof keys) >= 0)
+    o.detach_keys = keys;
   cleanup_close int mon = monitor_connect (e->state_dir, &err);
   if (mon >= 0)
     {

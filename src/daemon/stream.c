@@ -190,6 +190,9 @@ struct relay
    * needs both directions at once). */
   char *pending;     /* MONITOR_MSG_MAX: type byte + data */
   size_t pending_len;
+  const char *keys;  /* detach keys (TTY only), or NULL */
+  size_t keys_len;
+  size_t keys_seen;  /* how many of them the input has matched so far */
   int *exit_code;
   char *buf;         /* MONITOR_MSG_MAX + 1 */
 };
@@ -199,7 +202,45 @@ enum relay_step
   RELAY_GO_ON,
   RELAY_DONE,        /* output ended: shut the client's write side */
   RELAY_CLIENT_GONE, /* nobody to write to */
+  RELAY_DETACHED,    /* the client typed the detach keys */
 };
+
+/* Copy IN to OUT leaving out the detach keys: a partial match is held back
+ * until the next byte decides (as Docker's escape proxy does).  Returns the
+ * bytes written to OUT (room: len + keys_len); *detach is set once the
+ * whole sequence came (what preceded it is in OUT). */
+static size_t filter_detach_keys (struct relay *r, const char *in, size_t len, char *out, bool *detach)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++)
+    {
+      if (in[i] == r->keys[r->keys_seen])
+        {
+          if (++r->keys_seen == r->keys_len)
+            {
+              *detach = true;
+              return n;
+            }
+          continue;
+        }
+      /* Not the sequence after all: what was held back is input. */
+      memcpy (out + n, r->keys, r->keys_seen);
+      n += r->keys_seen;
+      r->keys_seen = 0;
+      if (in[i] == r->keys[0])
+        {
+          r->keys_seen = 1;
+          if (r->keys_len == 1)
+            {
+              *detach = true;
+              return n;
+            }
+          continue;
+        }
+      out[n++] = in[i];
+    }
+  return n;
+}
 
 /* Send the pending stdin message, then the close, without blocking. */
 static void relay_flush_stdin (struct relay *r)
@@ -219,9 +260,13 @@ static void relay_flush_stdin (struct relay *r)
     }
 }
 
+#define DETACH_KEYS_MAX 16
+
 static enum relay_step relay_from_client (struct relay *r)
 {
-  ssize_t n = read (r->client, r->pending + 1, MONITOR_MSG_MAX - 1);
+  char raw[MONITOR_MSG_MAX - 1 - DETACH_KEYS_MAX];
+  char *into = r->keys ? raw : r->pending + 1;
+  ssize_t n = read (r->client, into, r->keys ? sizeof raw : MONITOR_MSG_MAX - 1);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return RELAY_GO_ON;
   if (n < 0)
@@ -234,13 +279,45 @@ static enum relay_step relay_from_client (struct relay *r)
       relay_flush_stdin (r);
       return RELAY_GO_ON;
     }
-  if (r->o->stdin)
+  bool detach = false;
+  if (r->keys)
+    n = (ssize_t) filter_detach_keys (r, raw, (size_t) n, r->pending + 1, &detach);
+  if (r->o->stdin && n > 0)
     {
       r->pending[0] = MON_STDIN;
       r->pending_len = (size_t) n + 1;
-      relay_flush_stdin (r);
+      if (detach) /* what came before the keys still goes in */
+        (void) mon_send (r->mon, MON_STDIN, r->pending + 1, (size_t) n);
+      else
+        relay_flush_stdin (r);
     }
-  return RELAY_GO_ON;
+  return detach ? RELAY_DETACHED : RELAY_GO_ON;
+}
+
+int stream_parse_detach_keys (const char *spec, char *out, size_t size)
+{
+  size_t n = 0;
+  const char *p = spec;
+  while (*p)
+    {
+      const char *comma = strchr (p, ',');
+      size_t len = comma ? (size_t) (comma - p) : strlen (p);
+      char key;
+      if (len == 1)
+        key = p[0];
+      else if (len == 6 && strncmp (p, "ctrl-", 5) == 0 && ((p[5] >= 'a' && p[5] <= 'z') || strchr ("@[\\]^_", p[5])))
+        key = (char) ((p[5] >= 'a' && p[5] <= 'z' ? p[5] - 'a' + 'A' : p[5]) & 0x1f);
+      else
+        return -1;
+      if (key == '\0' || n + 1 >= size)
+        return -1;
+      out[n++] = key;
+      p += len;
+      if (*p == ',')
+        p++;
+    }
+  out[n] = '\0';
+  return (int) n;
 }
 
 static enum relay_step relay_from_monitor (struct relay *r)
@@ -320,6 +397,13 @@ int stream_relay (int client, const char *extra, size_t extra_len, int mon_fd, c
   if (o->stdin && extra_len > 0)
     (void) mon_send_stdin (mon_fd, extra, extra_len);
   struct relay rl = { .client = client, .mon = mon_fd, .o = o, .exit_code = exit_code, .buf = buf, .pending = pending };
+  if (o->tty && o->stdin)
+    {
+      rl.keys = o->detach_keys ? o->detach_keys : "\x10\x11"; /* ctrl-p ctrl-q */
+      rl.keys_len = strnlen (rl.keys, DETACH_KEYS_MAX);
+      if (rl.keys_len == 0)
+        rl.keys = NULL;
+    }
   enum relay_step step;
   while ((step = relay_wait (&rl)) == RELAY_GO_ON)
     ;

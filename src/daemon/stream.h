@@ -73,7 +73,15 @@ struct relay_opts
   bool stdin;
   bool stdout;
   bool stderr;
+  /* With a TTY, this byte sequence in the client's input detaches it (the
+   * relay ends; the container's stdin stays open), as Docker's detach
+   * keys do.  NULL: Docker's default, ctrl-p ctrl-q; "": none. */
+  const char *detach_keys;
 };
+
+/* Docker's detach-keys syntax ("ctrl-p,ctrl-q", "ctrl-a,x") into bytes in
+ * OUT (NUL-terminated); returns the length, or -1 when invalid. */
+int stream_parse_detach_keys (const char *spec, char *out, size_t size);
 int stream_relay (int client, const char *extra, size_t extra_len, int mon_fd, const struct relay_opts *o,
                   int *exit_code);
 

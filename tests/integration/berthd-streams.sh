@@ -95,6 +95,21 @@ test_run_interactive_tty() {
   assert_eq 0 "$RC" "^D ends docker run -it"
 }
 
+test_run_interactive_detach_keys() {
+  local img name
+  img=$(busybox_image)
+  name=$(ct_name)
+  defer "dk rm -f $name"
+  # ctrl-p ctrl-q detaches the client; the container keeps running
+  pty_run 'expect:# ' 'send:echo a\x10b\r' 'expect:\r\na.?b\r\n' 'send:\x10\x11' -- dk run -it --name "$name" "$img" sh
+  assert_eq 0 "$RC" "docker run -it after the detach keys"
+  assert_eq running "$(ct_state "$name" Status)" "the container after the client detached"
+  # custom keys through docker attach
+  pty_run 'send:\r' 'expect:# ' 'send:\x18' -- dk attach --detach-keys ctrl-x "$name"
+  assert_contains "$PTY_OUT" "read escape sequence" "docker attach --detach-keys ctrl-x"
+  assert_eq running "$(ct_state "$name" Status)" "the container after a second detach"
+}
+
 test_run_interactive_tty_resize() {
   local img
   img=$(busybox_image)

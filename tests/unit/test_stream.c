@@ -723,3 +723,35 @@ TEST (relay_big_stdin_is_split)
   CHECK (p.run.exit_code == 0);
   free (data);
 }
+
+/* With a TTY, ctrl-p ctrl-q ends the relay (the client detaches) without
+ * closing the container's stdin; a lone ctrl-p is input after all. */
+TEST (relay_tty_detach_keys)
+{
+  struct peers p;
+  start_relay (&p, (struct relay_opts){ .tty = true, .stdin = true, .stdout = true }, NULL);
+  char buf[256];
+  ssize_t n;
+  CHECK (mon_expect (p.mon, buf, sizeof buf, &n) == MON_ATTACH);
+  CHECK (write (p.client, "a\x10", 2) == 2);
+  CHECK (mon_expect (p.mon, buf, sizeof buf, &n) == MON_STDIN);
+  CHECK (n == 1 && buf[0] == 'a'); /* the ctrl-p is held back */
+  CHECK (write (p.client, "b\x10\x11", 3) == 3);
+  CHECK (mon_expect (p.mon, buf, sizeof buf, &n) == MON_STDIN);
+  CHECK (n == 2 && memcmp (buf, "\x10" "b", 2) == 0);
+  join_relay (&p);
+  CHECK (p.run.ret == 0);
+  /* no MON_STDIN_CLOSE: the container keeps its stdin */
+  CHECK (recv (p.mon, buf, sizeof buf, MSG_DONTWAIT) <= 0);
+}
+
+TEST (detach_keys_syntax)
+{
+  char k[17];
+  CHECK (stream_parse_detach_keys ("ctrl-p,ctrl-q", k, sizeof k) == 2 && k[0] == 0x10 && k[1] == 0x11);
+  CHECK (stream_parse_detach_keys ("ctrl-a,x", k, sizeof k) == 2 && k[0] == 0x01 && k[1] == 'x');
+  CHECK (stream_parse_detach_keys ("ctrl-[", k, sizeof k) == 1 && k[0] == 0x1b);
+  CHECK (stream_parse_detach_keys ("ctrl-", k, sizeof k) < 0);
+  CHECK (stream_parse_detach_keys ("ctrl-pp", k, sizeof k) < 0);
+  CHECK (stream_parse_detach_keys ("ab", k, sizeof k) < 0);
+}
