@@ -128,19 +128,31 @@ static bool match_exited (const char *want, void *ctx)
   return c->status == CT_EXITED && c->has_been_started && atoi (want) == c->exit_code;
 }
 
+static bool match_health (const char *want, void *ctx)
+{
+  struct container *c = ctx;
+  containers_lock (c->daemon->containers);
+  const char *st = json_string_value (json_object_get (c->health, "Status"));
+  bool match = strcmp (want, st ? st : "none") == 0;
+  containers_unlock (c->daemon->containers);
+  return match;
+}
+
 static bool keep_container (json_t *filters, json_t *j, struct container *c)
 {
   cleanup_json json_t *ids = api_filter_values (filters, "id"), *names = api_filter_values (filters, "name");
   cleanup_json json_t *status = api_filter_values (filters, "status"), *labels = api_filter_values (filters, "label");
   cleanup_json json_t *ancestors = api_filter_values (filters, "ancestor");
   cleanup_json json_t *exited = api_filter_values (filters, "exited");
+  cleanup_json json_t *health = api_filter_values (filters, "health");
   bool all_labels = true;
   size_t i;
   json_t *v;
   json_array_foreach (labels, i, v)
     all_labels &= json_is_string (v) && match_label (json_string_value (v), j);
   return any_matches (ids, match_id, j) && any_matches (names, match_name, j) && any_matches (status, match_status, j)
-         && all_labels && any_matches (ancestors, match_ancestor, j) && any_matches (exited, match_exited, c);
+         && all_labels && any_matches (ancestors, match_ancestor, j) && any_matches (exited, match_exited, c)
+         && any_matches (health, match_health, c);
 }
 
 static int by_created_desc (const void *a, const void *b)
@@ -171,7 +183,11 @@ void api_containers_list (struct request *req, struct reply *rep)
       bool shown = all || strcmp (state, "running") == 0 || strcmp (state, "paused") == 0
                    || strcmp (state, "restarting") == 0 || json_array_size (json_object_get (filters, "status"));
       if (j && shown && keep_container (filters, j, list[i]))
-        json_array_append_new (out, j);
+        {
+          if (request_query_bool (req, "size", false))
+            json_object_set_new (j, "SizeRw", json_integer (container_rw_size (list[i])));
+          json_array_append_new (out, j);
+        }
       else
         json_decref (j);
     }

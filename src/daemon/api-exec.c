@@ -86,6 +86,26 @@ static bool flag (json_t *o, const char *key)
   return json_is_true (json_object_get (o, key));
 }
 
+/* Docker's exec event actions name the command: "exec_start: sh -c ls". */
+static void exec_event (struct berthd *d, struct container *c, struct exec_rec *e, const char *what, json_t *attrs)
+{
+  size_t len = strlen (what) + 3, i;
+  json_t *v, *cmd = json_object_get (e->config, "Cmd");
+  json_array_foreach (cmd, i, v) len += strlen (json_string_value (v) ?: "") + 1;
+  cleanup_free char *action = calloc (1, len);
+  if (action == NULL)
+    return json_decref (attrs);
+  strcpy (action, what);
+  strcat (action, ":");
+  json_array_foreach (cmd, i, v)
+    {
+      strcat (action, " ");
+      strcat (action, json_string_value (v) ?: "");
+    }
+  json_object_set_new (attrs, "execID", json_string (e->id));
+  container_event (d, c, action, attrs);
+}
+
 /* ---- create ---- */
 
 void api_exec_create (struct request *req, struct reply *rep)
@@ -130,7 +150,7 @@ void api_exec_create (struct request *req, struct reply *rep)
       containers_lock (d->containers);
       add_exec_id (c, e->id);
       containers_unlock (d->containers);
-      container_event (d, c, "exec_create", json_pack ("{s:s}", "execID", e->id));
+      exec_event (d, c, e, "exec_create", json_object ());
       reply_json (rep, 201, json_pack ("{s:s}", "Id", e->id));
       e = NULL;
     }
@@ -230,7 +250,7 @@ static void exec_session (int sock, const char *extra, size_t extra_len, void *c
       berth_error_free (&err);
       return;
     }
-  container_event (s->d, s->c, "exec_start", json_pack ("{s:s}", "execID", e->id));
+  exec_event (s->d, s->c, e, "exec_start", json_object ());
   int code = -1;
   stream_relay (sock, extra, extra_len, mon, &o, &code);
   char codestr[16];
@@ -273,7 +293,7 @@ void api_exec_start (struct request *req, struct reply *rep)
         reply_berth_error (rep, &err);
       else
         {
-          container_event (d, c, "exec_start", json_pack ("{s:s}", "execID", e->id));
+          exec_event (d, c, e, "exec_start", json_object ());
           reply_text (rep, 200, NULL, "");
         }
     }

@@ -150,28 +150,6 @@ static int containers_using (struct berthd *d, const char *image_id)
   return count;
 }
 
-/* Bytes in a container's writable layer (nftw has no user pointer: the
- * total lives in a thread-local). */
-static __thread int64_t du_total;
-
-static int du_add (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  (void) path;
-  (void) ftw;
-  if (flag == FTW_F || flag == FTW_SL)
-    du_total += st->st_size;
-  return 0;
-}
-
-static int64_t upper_size (struct container *c)
-{
-  cleanup_free char *upper = NULL;
-  du_total = 0;
-  if (asprintf (&upper, "%s/fs/upper", c->dir) >= 0)
-    nftw (upper, du_add, 16, FTW_PHYS | FTW_MOUNT);
-  return du_total;
-}
-
 static json_t *containers_df (struct berthd *d)
 {
   size_t n;
@@ -180,7 +158,7 @@ static json_t *containers_df (struct berthd *d)
   for (size_t i = 0; i < n; i++)
     {
       json_t *j = container_list_json (d, all[i]);
-      json_object_set_new (j, "SizeRw", json_integer (upper_size (all[i])));
+      json_object_set_new (j, "SizeRw", json_integer (container_rw_size (all[i])));
       json_object_set_new (j, "SizeRootFs", json_integer (0));
       json_array_append_new (out, j);
     }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,3 +262,26 @@ char *runtime_error_message (const char *output)
     }
   return line;
 }
+
+/* Bytes in a container's writable layer (nftw has no user pointer: the
+ * total lives in a thread-local). */
+static __thread int64_t du_total;
+
+static int du_add (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void) path;
+  (void) ftw;
+  if (flag == FTW_F || flag == FTW_SL)
+    du_total += st->st_size;
+  return 0;
+}
+
+int64_t container_rw_size (struct container *c)
+{
+  cleanup_free char *upper = NULL;
+  du_total = 0;
+  if (asprintf (&upper, "%s/fs/upper", c->dir) >= 0)
+    nftw (upper, du_add, 16, FTW_PHYS | FTW_MOUNT);
+  return du_total;
+}
+

@@ -151,6 +151,9 @@ const char *container_runtime_path (struct berthd *d, const char *name);
  * NULL).  Returns the exit status, or -errno. */
 int container_runtime_call (struct berthd *d, struct container *c, const char *const *args, char **output);
 
+/* Bytes in the container's writable layer (`ps --size`, `system df`). */
+int64_t container_rw_size (struct container *c);
+
 /* Mount / unmount the container's root (idempotent). */
 int container_mount (struct berthd *d, struct container *c, berth_err *err);
 void container_unmount (struct berthd *d, struct container *c);

@@ -1069,6 +1069,22 @@ test_health_checks() {
      and (.Log[-1].Output | startswith("sick"))' "the failing check's log"
   cap dk ps --filter "name=$bad" --format '{{.Status}}'
   assert_contains "$OUT" "(unhealthy)"
+  cap dk ps --filter health=unhealthy --format '{{.Names}}'
+  assert_contains "$OUT" "$bad"
+  assert_not_contains "$OUT" "$ok"
+  cap dk ps --filter health=healthy --format '{{.Names}}'
+  assert_contains "$OUT" "$ok"
+}
+
+test_ps_size() {
+  local img name
+  img=$(busybox_image)
+  name=$(ct_name)
+  ct_run_d "$name" "$img" sh -c 'head -c 300000 /dev/zero > /big; sleep 100'
+  for _ in $(seq 1 50); do dk exec "$name" test -f /big && break; sleep 0.1; done
+  sleep 0.3
+  cap dk ps --size --filter "name=$name" --format '{{.Size}}'
+  assert_match "$OUT" '^(29[0-9]|30[0-9])kB' "ps --size shows the writable layer"
 }
 
 test_system_prune() {

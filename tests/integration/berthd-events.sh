@@ -236,6 +236,22 @@ test_invalid_arguments() {
 
 # ------------------------------------------------------------ containers
 
+test_exec_events_name_the_command() {
+  local img name s u
+  img=$(busybox_image)
+  name=$(ct_name)
+  ct_run_d "$name" "$img" sleep 100
+  s=$(now)
+  cap dk exec "$name" echo hello-exec
+  assert_success
+  u=$(now)
+  past_events "$s" "$u" --filter "container=$name" --filter event=exec_start --format '{{.Action}}'
+  assert_eq "exec_start: echo hello-exec" "$OUT" "the exec_start action"
+  past_events "$s" "$u" --filter "container=$name" --format '{{.Action}}'
+  assert_contains "$OUT" "exec_create: echo hello-exec"
+  assert_contains "$OUT" "exec_die"
+}
+
 test_container_lifecycle_events() {
   local img name s u id
   img=$(busybox_image)
