@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -873,10 +874,16 @@ static void on_completed (void *cls, struct MHD_Connection *conn, void **req_cls
   (void) conn;
   (void) toe;
   struct pending *p = *req_cls;
+  bool upload = p && p->route && p->route->body == BODY_FILE;
   if (p)
     hijack_free (p->hijack); /* the upgrade did not happen */
   pending_free (p);
   *req_cls = NULL;
+  /* Uploads (load, import, cp) unpack archives through large buffers in
+   * this connection's malloc arena: hand the memory back to the system
+   * rather than keep it resident while berthd idles. */
+  if (upload)
+    malloc_trim (0);
 }
 
 static void on_mhd_log (void *cls, const char *fmt, va_list ap)

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -71,6 +72,9 @@ int main (int argc, char **argv)
    * their exit for pid 1 to reap; as a subreaper berthd reaps those it
    * started itself (container-reaper.c). */
   prctl (PR_SET_CHILD_SUBREAPER, 1);
+  /* One thread per connection would otherwise get up to 8 malloc arenas
+   * per core, each keeping its freed pages resident. */
+  mallopt (M_ARENA_MAX, 2);
   if (berthd_open (&d, &err) < 0)
     return berth_error_report (&err);
   const char *sock = d.cfg.host + strlen ("unix://");
