@@ -419,6 +419,14 @@ static bool wait_exit (struct containers *cs, struct container *c, unsigned exit
   return done;
 }
 
+/* A frozen process cannot act on a signal, not even SIGKILL: Docker thaws
+ * a paused container once the stop signal is queued.  True if resumed. */
+static bool resume_after_signal (struct berthd *d, struct container *c)
+{
+  const char *args[] = { "resume", c->id, NULL };
+  return container_runtime_call (d, c, args, NULL) == 0;
+}
+
 static int stop_locked_op (struct berthd *d, struct container *c, int timeout, const char *signal, berth_err *err)
 {
   struct containers *cs = d->containers;
@@ -440,16 +448,14 @@ static int stop_locked_op (struct berthd *d, struct container *c, int timeout, c
   if (sig > 0 && sig != SIGKILL && runtime_kill (d, c, sig, NULL) == 0)
     {
       container_event (d, c, "kill", json_pack ("{s:i}", "signal", sig));
-      if (paused)
-        {
-          const char *args[] = { "resume", c->id, NULL };
-          container_runtime_call (d, c, args, NULL);
-        }
+      paused = paused && !resume_after_signal (d, c);
       if (wait_exit (cs, c, exits, (long) timeout * 1000))
         goto stopped;
     }
   if (runtime_kill (d, c, SIGKILL, NULL) == 0)
     container_event (d, c, "kill", json_pack ("{s:i}", "signal", SIGKILL));
+  if (paused)
+    resume_after_signal (d, c);
   if (!wait_exit (cs, c, exits, 60000))
     return berth_fail_as (err, EIO, "container %s did not exit after SIGKILL", c->id);
 stopped:

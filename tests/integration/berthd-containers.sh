@@ -1087,6 +1087,23 @@ test_ps_size() {
   assert_match "$OUT" '^(29[0-9]|30[0-9])kB' "ps --size shows the writable layer"
 }
 
+test_stop_and_rm_paused_container() {
+  local img a b
+  img=$(busybox_image)
+  a=$(ct_name a)
+  b=$(ct_name b)
+  ct_run_d "$a" "$img" sleep 100
+  ct_run_d "$b" "$img" sleep 100
+  dk pause "$a" "$b" >/dev/null
+  assert_eq paused "$(ct_state "$a" Status)"
+  cap2 dk stop -t 1 "$a"
+  assert_success "docker stop of a paused container"
+  assert_eq exited "$(ct_state "$a" Status)"
+  cap2 dk rm -f "$b"
+  assert_success "docker rm -f of a paused container"
+  assert_exit 1 dk inspect "$b"
+}
+
 test_system_prune() {
   local img run ex dangling
   img=$(busybox_image)
