@@ -291,7 +291,8 @@ int ct_cgroup_pids (const struct ct_cgroup *cg, pid_t **pids, size_t *n, berth_e
       free (l.v);
       return berth_fail (err, ENOMEM, "list the container's processes");
     }
-  qsort (l.v, l.n, sizeof *l.v, cmp_pid);
+  if (l.n > 0)
+    qsort (l.v, l.n, sizeof *l.v, cmp_pid);
   size_t k = 0;
   for (size_t i = 0; i < l.n; i++)
     if (k == 0 || l.v[k - 1] != l.v[i])

@@ -104,7 +104,8 @@ char **img_refs_of (json_t *db, const char *id)
         cleanup_strvp (&v);
         return NULL;
       }
-  qsort (v, img_strv_len (v), sizeof (char *), cmp_familiar);
+  if (v)
+    qsort (v, img_strv_len (v), sizeof (char *), cmp_familiar);
   return v;
 }
 

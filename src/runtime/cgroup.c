@@ -278,7 +278,8 @@ int cgroup_list_pids (struct cgroup_manager *m, pid_t **pids, size_t *n, berth_e
       free (set.pids);
       return berth_error_prefix (err, "list pids of cgroup `%s`", m->path);
     }
-  qsort (set.pids, set.n, sizeof (pid_t), cmp_pid);
+  if (set.n > 0) /* (an empty set has no array: qsort's pointer must not be NULL) */
+    qsort (set.pids, set.n, sizeof (pid_t), cmp_pid);
   size_t j = 0;
   for (size_t i = 0; i < set.n; i++)
     if (j == 0 || set.pids[j - 1] != set.pids[i])
