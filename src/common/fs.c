@@ -220,3 +220,39 @@ int berth_rm_rf (const char *path)
     return errno == ENOENT ? 0 : -errno;
   return rm_rf_at (AT_FDCWD, path, st.st_dev);
 }
+
+char *berth_clean_relative_path (const char *in, bool resolve_dotdot)
+{
+  char *out = malloc (strlen (in) + 1);
+  if (out == NULL)
+    return NULL;
+  size_t n = 0;
+  for (const char *p = in; *p;)
+    {
+      while (*p == '/')
+        p++;
+      size_t len = strcspn (p, "/");
+      if (len == 2 && p[0] == '.' && p[1] == '.')
+        {
+          if (!resolve_dotdot || n == 0)
+            {
+              free (out);
+              return NULL;
+            }
+          while (n > 0 && out[n - 1] != '/')
+            n--;
+          if (n > 0)
+            n--;
+        }
+      else if (len > 0 && !(len == 1 && p[0] == '.'))
+        {
+          if (n > 0)
+            out[n++] = '/';
+          memcpy (out + n, p, len);
+          n += len;
+        }
+      p += len;
+    }
+  out[n] = '\0';
+  return out;
+}

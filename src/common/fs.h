@@ -2,6 +2,7 @@
 #ifndef BERTH_FS_H
 #define BERTH_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -27,6 +28,13 @@ int berth_write_file_replace (const char *path, const char *data, size_t len, mo
 
 /* mkdir -p; existing folders are fine. */
 int berth_mkdir_p (const char *path, mode_t mode, berth_err *err);
+
+/* An archive member name made relative and clean: "./a//b/" -> "a/b",
+ * a leading "/" dropped, "" for the root itself.  A ".." component makes
+ * it NULL, unless RESOLVE_DOTDOT, where it removes the previous component
+ * (Docker's lexical clean) and only one climbing above the top is NULL.
+ * Heap string; NULL also when out of memory. */
+char *berth_clean_relative_path (const char *in, bool resolve_dotdot);
 
 /* rm -rf that stays on PATH's file system and never follows symlinks. */
 int berth_rm_rf (const char *path);

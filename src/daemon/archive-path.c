@@ -3,6 +3,7 @@
  * header.  Pure functions, apart from archive_follow_in_scope's readlinks. */
 #include "daemon/container-archive.h"
 #include "common/cleanup.h"
+#include "common/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -148,42 +149,11 @@ char *archive_entry_name (const char *rebase, const char *rel)
   return r < 0 ? NULL : out;
 }
 
+/* Docker cleans lexically first: "a/../b" is "b"; only a ".." that climbs
+ * above the folder is refused. */
 char *archive_clean_name (const char *in)
 {
-  char *out = malloc (strlen (in) + 1);
-  if (out == NULL)
-    return NULL;
-  size_t n = 0;
-  for (const char *p = in; *p;)
-    {
-      while (*p == '/')
-        p++;
-      size_t len = strcspn (p, "/");
-      if (len == 2 && p[0] == '.' && p[1] == '.')
-        {
-          /* Docker cleans lexically first: "a/../b" is "b"; only a ".."
-           * that climbs above the folder is refused. */
-          if (n == 0)
-            {
-              free (out);
-              return NULL;
-            }
-          while (n > 0 && out[n - 1] != '/')
-            n--;
-          if (n > 0)
-            n--;
-        }
-      else if (len > 0 && !(len == 1 && p[0] == '.'))
-        {
-          if (n > 0)
-            out[n++] = '/';
-          memcpy (out + n, p, len);
-          n += len;
-        }
-      p += len;
-    }
-  out[n] = '\0';
-  return out;
+  return berth_clean_relative_path (in, true);
 }
 
 bool archive_symlink_escapes (const char *name, const char *target)

@@ -60,37 +60,10 @@ static int child_fail (struct unpack_result *res, const char *fmt, ...)
   return -1;
 }
 
-/* "./a//b/" -> "a/b"; a leading "/" is dropped (the name is relative to
- * the layer root, as in Docker); ".." is refused.  Returns NULL for "..",
- * "" for the root itself. */
+/* Names are relative to the layer root, as in Docker; ".." is refused. */
 static char *clean_path (const char *in)
 {
-  char *out = malloc (strlen (in) + 1);
-  if (out == NULL)
-    return NULL;
-  size_t n = 0;
-  const char *p = in;
-  while (*p)
-    {
-      while (*p == '/')
-        p++;
-      size_t len = strcspn (p, "/");
-      if (len == 2 && p[0] == '.' && p[1] == '.')
-        {
-          free (out);
-          return NULL;
-        }
-      if (len > 0 && !(len == 1 && p[0] == '.'))
-        {
-          if (n > 0)
-            out[n++] = '/';
-          memcpy (out + n, p, len);
-          n += len;
-        }
-      p += len;
-    }
-  out[n] = '\0';
-  return out;
+  return berth_clean_relative_path (in, false);
 }
 
 /* mkdir -p relative to the (chroot) root for the parents of whiteouts. */

@@ -25,20 +25,6 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#define CHECK_CONTAINS(haystack, needle)                                                   \
-  do                                                                                       \
-    {                                                                                      \
-      const char *h_ = (haystack);                                                         \
-      if (h_ == NULL || strstr (h_, (needle)) == NULL)                                     \
-        {                                                                                  \
-          fprintf (stdout, "  %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
-                   h_ ? h_ : "(null)", (needle));                                          \
-          fflush (stdout);                                                                 \
-          _exit (1);                                                                       \
-        }                                                                                  \
-    }                                                                                      \
-  while (0)
-
 /* Run an image call that must succeed; print its error otherwise. */
 #define CHECK_OK(call)                                                                         \
   do                                                                                           \

@@ -24,20 +24,6 @@
 #include <sys/time.h>
 #include <time.h>
 
-#define CHECK_CONTAINS(haystack, needle)                                                   \
-  do                                                                                       \
-    {                                                                                      \
-      const char *h_ = (haystack);                                                         \
-      if (h_ == NULL || strstr (h_, (needle)) == NULL)                                     \
-        {                                                                                  \
-          fprintf (stdout, "  %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
-                   h_ ? h_ : "(null)", (needle));                                          \
-          fflush (stdout);                                                                 \
-          _exit (1);                                                                       \
-        }                                                                                  \
-    }                                                                                      \
-  while (0)
-
 #define CHECK_INT(a, b)                                                                   \
   do                                                                                      \
     {                                                                                     \

@@ -22,20 +22,6 @@
 #define MQUEUE_MAGIC 0x19800202  /* ipc/mqueue.c; not in linux/magic.h */
 #endif
 
-#define CHECK_CONTAINS(haystack, needle)                                                   \
-  do                                                                                       \
-    {                                                                                      \
-      const char *h_ = (haystack);                                                         \
-      if (h_ == NULL || strstr (h_, (needle)) == NULL)                                     \
-        {                                                                                  \
-          fprintf (stdout, "  %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
-                   h_ ? h_ : "(null)", (needle));                                          \
-          fflush (stdout);                                                                 \
-          _exit (1);                                                                       \
-        }                                                                                  \
-    }                                                                                      \
-  while (0)
-
 /* ------------------------------------------------------------------ */
 /* Fixture: /tmp/berth-rootfs-XXXXXX/{rootfs/bin/busybox, host/}       */
 /* ------------------------------------------------------------------ */

@@ -35,6 +35,21 @@ static int unit_count;
     }                                                                     \
   } while (0)
 
+/* HAYSTACK (may be NULL: a failure) contains NEEDLE. */
+#define CHECK_CONTAINS(haystack, needle)                                                   \
+  do                                                                                       \
+    {                                                                                      \
+      const char *h_ = (haystack);                                                         \
+      if (h_ == NULL || strstr (h_, (needle)) == NULL)                                     \
+        {                                                                                  \
+          fprintf (stdout, "  %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
+                   h_ ? h_ : "(null)", (needle));                                          \
+          fflush (stdout);                                                                 \
+          _exit (1);                                                                       \
+        }                                                                                  \
+    }                                                                                      \
+  while (0)
+
 #define CHECK_STR(a, b)                                                   \
   do {                                                                    \
     const char *a_ = (a), *b_ = (b);                                      \
