@@ -27,7 +27,7 @@ endif
 # The runtime links only what it needs (it is static); the daemon and the
 # image store add archive, crypto and HTTP libraries.
 RUNTIME_PKGS := jansson libseccomp libcap
-DAEMON_PKGS := $(RUNTIME_PKGS) libarchive libcrypto libmicrohttpd libcurl
+DAEMON_PKGS := $(RUNTIME_PKGS) libarchive libcrypto libmicrohttpd libcurl libmnl libnftables ldns
 PKG_CFLAGS := $(shell pkg-config --cflags $(DAEMON_PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(RUNTIME_PKGS))
 DAEMON_LIBS := $(shell pkg-config --libs $(DAEMON_PKGS))
@@ -43,6 +43,7 @@ RUNTIME_SRC := $(wildcard src/runtime/*.c)
 RUNTIME_CLI_SRC := $(wildcard src/cli/runtime/*.c)
 IMAGE_SRC := $(wildcard src/image/*.c)
 DAEMON_SRC := $(wildcard src/daemon/*.c)
+NET_SRC := $(wildcard src/net/*.c)
 BERTHD_CLI_SRC := $(wildcard src/cli/berthd/*.c)
 BERTH_CLI_SRC := $(wildcard src/cli/berth/*.c)
 MONITOR_SRC := $(wildcard src/monitor/*.c)
@@ -63,6 +64,7 @@ COMMON_LIB := $(BUILD)/libberth-common.a
 RUNTIME_LIB := $(BUILD)/libberth-runtime.a
 IMAGE_LIB := $(BUILD)/libberth-image.a
 DAEMON_LIB := $(BUILD)/libberth-daemon.a
+NET_LIB := $(BUILD)/libberth-net.a
 BINS := $(BUILD)/berth-runtime $(if $(BERTHD_CLI_SRC),$(BUILD)/berthd) $(if $(BERTH_CLI_SRC),$(BUILD)/berth) \
 	$(if $(MONITOR_SRC),$(BUILD)/berth-monitor) $(if $(INIT_SRC),$(BUILD)/berth-init)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -92,7 +94,11 @@ $(DAEMON_LIB): $(call obj,$(DAEMON_SRC))
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/berthd: $(call obj,$(BERTHD_CLI_SRC)) $(DAEMON_LIB) $(IMAGE_LIB) $(RUNTIME_LIB) $(COMMON_LIB)
+$(NET_LIB): $(call obj,$(NET_SRC))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/berthd: $(call obj,$(BERTHD_CLI_SRC)) $(DAEMON_LIB) $(if $(NET_SRC),$(NET_LIB)) $(IMAGE_LIB) $(RUNTIME_LIB) $(COMMON_LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) -lpthread
 
@@ -116,7 +122,7 @@ $(BUILD)/berth-init: $(INIT_SRC)
 	@echo "  CC      $@ (static)"
 	$(Q)$(CC) -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=3 -s -o $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(DAEMON_LIB) $(IMAGE_LIB) $(RUNTIME_LIB) $(COMMON_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(DAEMON_LIB) $(if $(NET_SRC),$(NET_LIB)) $(IMAGE_LIB) $(RUNTIME_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) -lpthread

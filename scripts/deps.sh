@@ -3,6 +3,7 @@
 set -e
 PKGS="build-essential pkg-config libjansson-dev libseccomp-dev libcap-dev \
   libarchive-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev \
+  libmnl-dev libnftables-dev libldns-dev nftables iperf3 \
   busybox-static runc docker.io jq iproute2 procps curl libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
