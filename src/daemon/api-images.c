@@ -1,5 +1,6 @@
 /* Image endpoints of the Engine API, over libberth-image. */
 #include "daemon/daemon.h"
+#include "daemon/image-worker.h"
 #include "daemon/container.h"
 #include "daemon/events.h"
 #include "image/image.h"
@@ -373,7 +374,7 @@ void api_images_load (struct request *req, struct reply *rep)
   if (req->body_too_large)
     return reply_error (rep, 500, "cannot store the uploaded archive (disk full?)");
   pthread_mutex_lock (&d->image_lock);
-  int r = image_load (d->images, req->body_fd, &loaded, &err);
+  int r = image_worker_load (d, req->body_fd, &loaded, &err);
   if (r >= 0)
     load_events (d, loaded);
   pthread_mutex_unlock (&d->image_lock);
@@ -392,7 +393,7 @@ static void save_names (struct request *req, struct reply *rep, char **names)
   int fd = berthd_temp_file (d);
   if (fd < 0)
     return reply_error (rep, 500, "cannot create a temp file for the archive");
-  if (LOCKED (d, image_save (d->images, (const char *const *) names, fd, &err)) < 0)
+  if (LOCKED (d, image_worker_save (d, (const char *const *) names, fd, &err)) < 0)
     {
       close (fd);
       return reply_berth_error (rep, &err);
@@ -509,7 +510,7 @@ void api_images_create (struct request *req, struct reply *rep)
     return reply_error (rep, 500, "out of memory");
   cleanup_free char *id = NULL;
   pthread_mutex_lock (&d->image_lock);
-  int r = image_import (d->images, req->body_fd, ref, changes, request_query (req, "message"), &id, &err);
+  int r = image_worker_import (d, req->body_fd, ref, changes, request_query (req, "message"), &id, &err);
   if (r >= 0 && ref)
     {
       cleanup_free char *name = familiar_ref (ref);

@@ -73,7 +73,7 @@ void img_cleanup_archivep (struct archive **a);
 
 struct img_hash
 {
-  void *md; /* EVP_MD_CTX */
+  void *md; /* SHA256_CTX (see digest.c) */
 };
 int img_hash_init (struct img_hash *h, berth_err *err);
 void img_hash_update (struct img_hash *h, const void *buf, size_t len);

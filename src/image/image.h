@@ -29,6 +29,9 @@ struct image_store;
 
 int image_store_open (const char *root, struct image_store **out, berth_err *err);
 void image_store_close (struct image_store *s);
+/* Re-read refs.json, after another process (berthd's image worker) has
+ * changed the store.  On failure the old view stays. */
+int image_store_reload (struct image_store *s, berth_err *err);
 
 /* ---- references ---- */
 

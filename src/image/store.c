@@ -189,6 +189,20 @@ int image_store_open (const char *root, struct image_store **out, berth_err *err
   return 0;
 }
 
+int image_store_reload (struct image_store *s, berth_err *err)
+{
+  json_t *old = s->db;
+  s->db = NULL;
+  int r = db_load (s, err);
+  if (r < 0)
+    {
+      s->db = old;
+      return berth_error_prefix (err, "reload image store `%s`", s->root);
+    }
+  json_decref (old);
+  return 0;
+}
+
 void image_store_close (struct image_store *s)
 {
   if (s == NULL)

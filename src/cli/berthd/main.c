@@ -1,5 +1,6 @@
 /* berthd: the Docker Engine API daemon of berth. */
 #include "daemon/daemon.h"
+#include "daemon/image-worker.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -51,6 +52,8 @@ int main (int argc, char **argv)
   struct berthd d = { 0 };
   berth_err err = NULL;
   berth_log_init ("berthd");
+  if (argc > 1 && strcmp (argv[1], "image-worker") == 0)
+    return image_worker_main (argc - 1, argv + 1);
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)

@@ -1,0 +1,230 @@
+/* The image worker process and berthd's side of it (see image-worker.h). */
+#include "daemon/image-worker.h"
+#include "daemon/daemon.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "image/image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RESULT_FD 3
+#define RESULT_MAX (16 << 20)
+
+/* ---- the worker ---- */
+
+static int run_load (struct image_store *s, json_t *args, json_t *result, berth_err *err)
+{
+  cleanup_strv char **lines = NULL;
+  int r = image_load (s, 0, &lines, err);
+  if (r < 0)
+    return r;
+  json_t *arr = json_array ();
+  for (char **l = lines; l && *l; l++)
+    json_array_append_new (arr, json_string (*l));
+  json_object_set_new (result, "lines", arr);
+  return 0;
+}
+
+static int run_import (struct image_store *s, json_t *args, json_t *result, berth_err *err)
+{
+  cleanup_free char *id = NULL;
+  int r = image_import (s, 0, berth_json_str (args, "ref"), berth_json_obj (args, "changes"),
+                        berth_json_str (args, "message"), &id, err);
+  if (r < 0)
+    return r;
+  json_object_set_new (result, "id", json_string (id));
+  return 0;
+}
+
+static int run_save (struct image_store *s, json_t *args, json_t *result, berth_err *err)
+{
+  cleanup_strv char **names = NULL;
+  int r = berth_json_strv (berth_json_arr (args, "names"), &names, "names", err);
+  if (r < 0)
+    return r;
+  return image_save (s, (const char *const *) names, 1, err);
+}
+
+static const struct
+{
+  const char *name;
+  int (*run) (struct image_store *s, json_t *args, json_t *result, berth_err *err);
+} worker_ops[] = {
+  { "load", run_load },
+  { "import", run_import },
+  { "save", run_save },
+};
+
+static int worker_run (const char *op, const char *root, const char *args_text, json_t *result, berth_err *err)
+{
+  cleanup_json json_t *args = berth_json_load_buffer (args_text, strlen (args_text), "worker arguments", err);
+  if (args == NULL)
+    return -EINVAL;
+  for (size_t i = 0; i < sizeof worker_ops / sizeof worker_ops[0]; i++)
+    if (strcmp (op, worker_ops[i].name) == 0)
+      {
+        struct image_store *s = NULL;
+        int r = image_store_open (root, &s, err);
+        if (r < 0)
+          return r;
+        r = worker_ops[i].run (s, args, result, err);
+        image_store_close (s);
+        return r;
+      }
+  return berth_fail (err, 0, "image-worker: unknown operation '%s'", op);
+}
+
+int image_worker_main (int argc, char **argv)
+{
+  if (argc != 4)
+    {
+      fprintf (stderr, "usage: berthd image-worker load|import|save IMAGE-ROOT ARGS-JSON\n");
+      return 2;
+    }
+  berth_err err = NULL;
+  cleanup_json json_t *result = json_object ();
+  int r = worker_run (argv[1], argv[2], argv[3], result, &err);
+  if (r < 0)
+    {
+      json_object_clear (result);
+      json_object_set_new (result, "error", json_string (err && err->msg ? err->msg : "image worker failed"));
+      json_object_set_new (result, "errno", json_integer (err ? err->errnum : 0));
+      berth_error_free (&err);
+    }
+  cleanup_free char *text = json_dumps (result, JSON_COMPACT);
+  if (text == NULL || berth_write_all (RESULT_FD, text, strlen (text)) < 0)
+    return 1;
+  return r < 0 ? 1 : 0;
+}
+
+/* ---- berthd's side ---- */
+
+static char *read_result (int fd)
+{
+  size_t len = 0, cap = 4096;
+  char *buf = malloc (cap);
+  while (buf)
+    {
+      if (len + 1 >= cap)
+        {
+          char *bigger = cap < RESULT_MAX ? realloc (buf, cap *= 2) : NULL;
+          if (bigger == NULL)
+            break;
+          buf = bigger;
+        }
+      ssize_t n = read (fd, buf + len, cap - len - 1);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          buf[len] = '\0';
+          return buf;
+        }
+      len += (size_t) n;
+    }
+  free (buf);
+  return NULL;
+}
+
+static int spawn_worker (const char *const *argv, int in_fd, int out_fd, int result_fd, pid_t *pid)
+{
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init (&fa);
+  if (in_fd >= 0)
+    posix_spawn_file_actions_adddup2 (&fa, in_fd, 0);
+  else
+    posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (out_fd >= 0)
+    posix_spawn_file_actions_adddup2 (&fa, out_fd, 1);
+  else
+    posix_spawn_file_actions_addopen (&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2 (&fa, result_fd, RESULT_FD);
+  int r = posix_spawn (pid, argv[0], &fa, NULL, (char *const *) argv, environ);
+  posix_spawn_file_actions_destroy (&fa);
+  return -r;
+}
+
+/* Run OP with ARGS; *result is the worker's JSON answer, its error turned
+ * back into a berth error with the same errno (so a 404 stays a 404). */
+static int call_worker (struct berthd *d, const char *op, json_t *args, int in_fd, int out_fd, json_t **result,
+                        berth_err *err)
+{
+  cleanup_free char *args_text = json_dumps (args, JSON_COMPACT);
+  cleanup_free char *root = NULL;
+  if (args_text == NULL || asprintf (&root, "%s/image", d->cfg.data_root) < 0)
+    return berth_fail (err, ENOMEM, "image worker");
+  const char *argv[] = { "/proc/self/exe", "image-worker", op, root, args_text, NULL };
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return berth_fail_errno (err, "image worker: pipe");
+  pid_t pid;
+  int r = spawn_worker (argv, in_fd, out_fd, p[1], &pid);
+  close (p[1]);
+  cleanup_close int rfd = p[0];
+  if (r < 0)
+    return berth_fail (err, -r, "start the image worker");
+  cleanup_free char *text = read_result (rfd);
+  int status;
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return berth_fail_errno (err, "image worker: wait");
+  /* Whatever happened, the worker may have committed refs.json. */
+  image_store_reload (d->images, NULL);
+  json_t *res = text && *text ? json_loads (text, 0, NULL) : NULL;
+  if (res == NULL)
+    return berth_fail (err, 0, "the image worker died (%s %d)", WIFSIGNALED (status) ? "signal" : "status",
+                       WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status));
+  const char *msg = berth_json_str (res, "error");
+  if (msg)
+    {
+      int errnum = (int) berth_json_int (res, "errno", 0);
+      r = berth_fail_as (err, errnum, "%s", msg);
+      json_decref (res);
+      return r;
+    }
+  *result = res;
+  return 0;
+}
+
+int image_worker_load (struct berthd *d, int in_fd, char ***lines, berth_err *err)
+{
+  cleanup_json json_t *args = json_object (), *res = NULL;
+  int r = call_worker (d, "load", args, in_fd, -1, &res, err);
+  if (r < 0)
+    return r;
+  return berth_json_strv (berth_json_arr (res, "lines"), lines, "image worker", err);
+}
+
+int image_worker_import (struct berthd *d, int in_fd, const char *ref, json_t *changes, const char *message,
+                         char **id, berth_err *err)
+{
+  cleanup_json json_t *args = json_object (), *res = NULL;
+  if (ref)
+    json_object_set_new (args, "ref", json_string (ref));
+  if (message)
+    json_object_set_new (args, "message", json_string (message));
+  if (changes)
+    json_object_set (args, "changes", changes);
+  int r = call_worker (d, "import", args, in_fd, -1, &res, err);
+  if (r < 0)
+    return r;
+  const char *s = berth_json_str (res, "id");
+  if (s == NULL || (*id = strdup (s)) == NULL)
+    return berth_fail (err, 0, "the image worker gave no image id");
+  return 0;
+}
+
+int image_worker_save (struct berthd *d, const char *const *names, int out_fd, berth_err *err)
+{
+  cleanup_json json_t *args = json_object (), *res = NULL;
+  json_t *arr = json_array ();
+  for (size_t i = 0; names[i]; i++)
+    json_array_append_new (arr, json_string (names[i]));
+  json_object_set_new (args, "names", arr);
+  return call_worker (d, "save", args, -1, out_fd, &res, err);
+}
