@@ -1,7 +1,7 @@
 /* The prune endpoints of resources berthd does not have yet, which
- * `docker system prune` calls along with containers and images.  berthd has
- * no user networks, volumes or build cache (later issues add them), so
- * there is truthfully nothing to delete; the filters are still checked. */
+ * `docker system prune` calls along with containers, images and networks.
+ * berthd has no volumes or build cache (later issues add them), so there is
+ * truthfully nothing to delete; the filters are still checked. */
 #include "daemon/daemon.h"
 #include "common/cleanup.h"
 
@@ -15,14 +15,7 @@ static void reply_nothing_pruned (struct request *req, struct reply *rep, const 
   if (filters == NULL)
     return;
   json_t *body = json_pack ("{s:[], s:i}", list_key, "SpaceReclaimed", 0);
-  if (strcmp (list_key, "NetworksDeleted") == 0)
-    json_object_del (body, "SpaceReclaimed");
   reply_json (rep, 200, body);
-}
-
-void api_networks_prune (struct request *req, struct reply *rep)
-{
-  reply_nothing_pruned (req, rep, "NetworksDeleted");
 }
 
 void api_volumes_prune (struct request *req, struct reply *rep)

@@ -1,5 +1,6 @@
 /* Docker's JSON views of a container: inspect, list, status text. */
 #include "daemon/container-internal.h"
+#include "daemon/network.h"
 #include "common/cleanup.h"
 
 #include <stdio.h>
@@ -139,26 +140,6 @@ static void path_and_args (struct container *c, json_t **path, json_t **args)
   *args = all;
 }
 
-static json_t *network_settings (struct container *c)
-{
-  const char *mode = json_string_value (json_object_get (c->host_config, "NetworkMode")) ?: "none";
-  json_t *endpoint = json_pack ("{s:n, s:n, s:n, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:s, s:n}",
-                                "IPAMConfig", "Links", "Aliases", "NetworkID", "", "EndpointID", "", "Gateway", "",
-                                "IPAddress", "", "IPv6Gateway", "", "IPPrefixLen", 0, "GlobalIPv6Address", "",
-                                "MacAddress", "", "GlobalIPv6PrefixLen", 0, "DNSNames", "", "DriverOpts");
-  json_object_set_new (endpoint, "DNSNames", json_null ());
-  json_t *nets = json_object ();
-  if (strncmp (mode, "container:", 10) != 0)
-    json_object_set_new (nets, mode, endpoint);
-  else
-    json_decref (endpoint);
-  return json_pack ("{s:s, s:s, s:b, s:{}, s:s, s:n, s:n, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:o}", "Bridge",
-                    "", "SandboxID", "", "HairpinMode", 0, "Ports", "SandboxKey", "", "SecondaryIPAddresses",
-                    "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "", "GlobalIPv6Address", "",
-                    "GlobalIPv6PrefixLen", 0, "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress",
-                    "", "Networks", nets);
-}
-
 /* Binds and Mounts as inspect's Mounts list. */
 static json_t *mounts_json (struct container *c)
 {
@@ -197,7 +178,6 @@ static char *dir_file (struct container *c, const char *name)
 
 json_t *container_inspect_json (struct berthd *d, struct container *c)
 {
-  (void) d;
   json_t *path, *args;
   containers_lock (c->daemon->containers);
   path_and_args (c, &path, &args);
@@ -230,7 +210,7 @@ json_t *container_inspect_json (struct berthd *d, struct container *c)
                          "Platform", "linux", "MountLabel", "", "ProcessLabel", "", "AppArmorProfile", "", "ExecIDs",
                          exec_ids, "HostConfig", c->host_config, "GraphDriver", "Name", "overlay2", "Data",
                          "LowerDir", "", "MergedDir", merged, "UpperDir", upper, "WorkDir", work, "Mounts",
-                         mounts_json (c), "Config", c->config, "NetworkSettings", network_settings (c));
+                         mounts_json (c), "Config", c->config, "NetworkSettings", network_settings_json (d, c));
   containers_unlock (c->daemon->containers);
   return j;
 }
@@ -245,13 +225,13 @@ json_t *container_list_json (struct berthd *d, struct container *c)
   const char *state = container_status_name (c->status);
   json_t *labels = json_object_get (c->config, "Labels");
   labels = json_is_object (labels) ? json_incref (labels) : json_object ();
-  json_t *j = json_pack ("{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:o, s:s, s:s, s:{s:s}, s:{s:{}}, s:o}", "Id",
+  json_t *j = json_pack ("{s:s, s:[s], s:s, s:s, s:s, s:I, s:o, s:o, s:s, s:s, s:{s:s}, s:o, s:o}", "Id",
                          c->id, "Names", c->name, "Image", image ? image : c->image_id, "ImageID", c->image_id,
                          "Command", command ? command : "", "Created", (json_int_t) parse_time (c->created), "Ports",
-                         "Labels", labels, "State", state, "Status",
+                         network_ports_list (c), "Labels", labels, "State", state, "Status",
                          status ? status : "", "HostConfig", "NetworkMode",
                          json_string_value (json_object_get (c->host_config, "NetworkMode")) ?: "none",
-                         "NetworkSettings", "Networks", "Mounts", mounts_json (c));
+                         "NetworkSettings", network_settings_summary (c), "Mounts", mounts_json (c));
   containers_unlock (c->daemon->containers);
   return j;
 }

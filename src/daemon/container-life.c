@@ -1,6 +1,7 @@
 /* A container's life: create, start, stop, kill, pause, remove, wait, and
  * what happens when its process exits (--rm, restart policies). */
 #include "daemon/container-internal.h"
+#include "daemon/network.h"
 #include "daemon/events.h"
 #include "daemon/monitor-client.h"
 #include "daemon/spec-gen.h"
@@ -138,8 +139,11 @@ int container_create (struct berthd *d, json_t *body, const char *name, char **i
   if (r < 0)
     return r;
   cleanup_free char *runtime = NULL;
+  cleanup_json json_t *net_settings = NULL;
   if (host_config_normalize (json_object_get (body, "HostConfig"), &hc, err) < 0
-      || check_runtime (d, hc, &runtime, err) < 0 || new_id (cid) < 0)
+      || check_runtime (d, hc, &runtime, err) < 0
+      || network_container_prepare (d, hc, json_object_get (body, "NetworkingConfig"), &net_settings, err) < 0
+      || new_id (cid) < 0)
     {
       image_info_free (info);
       return -EINVAL;
@@ -157,6 +161,7 @@ int container_create (struct berthd *d, json_t *body, const char *name, char **i
   c->image_id = take_ptr (image_id);
   c->config = json_incref (merged);
   c->host_config = json_incref (hc);
+  c->net_settings = json_incref (net_settings);
   c->created = berth_rfc3339_now ();
   c->runtime = take_ptr (runtime);
   c->status = CT_CREATED;
@@ -194,26 +199,35 @@ static int remove_locked_op (struct berthd *d, struct container *c, bool force, 
 
 /* ---- start ---- */
 
+/* NetworkMode container:<id>: that container's network namespace. */
+static int joined_netns (struct berthd *d, const char *mode, char **netns, berth_err *err)
+{
+  struct container *other = NULL;
+  if (container_get (d->containers, mode + 10, &other, err) < 0)
+    return -ENOENT;
+  pid_t pid = other->pid;
+  bool live = is_live (other);
+  container_put (d->containers, other);
+  if (!live || pid <= 0)
+    return berth_fail_as (err, EINVAL, "cannot join network of a non running container: %s", mode + 10);
+  if (asprintf (netns, "/proc/%d/ns/net", (int) pid) < 0)
+    return berth_fail (err, ENOMEM, "spec");
+  return 0;
+}
+
 static int write_spec (struct berthd *d, struct container *c, berth_err *err)
 {
   cleanup_free char *rootfs = container_rootfs_path (c), *cgroups = NULL, *path = NULL, *netns = NULL;
+  cleanup_free char *hosts = NULL;
   cleanup_json json_t *spec = NULL;
   if (rootfs == NULL || asprintf (&cgroups, "/berth/%s", c->id) < 0 || asprintf (&path, "%s/config.json", c->dir) < 0)
     return berth_fail (err, ENOMEM, "spec");
   const char *mode = json_string_value (json_object_get (c->host_config, "NetworkMode"));
-  if (mode && strncmp (mode, "container:", 10) == 0)
-    {
-      struct container *other = NULL;
-      if (container_get (d->containers, mode + 10, &other, err) < 0)
-        return -ENOENT;
-      pid_t pid = other->pid;
-      bool live = is_live (other);
-      container_put (d->containers, other);
-      if (!live || pid <= 0)
-        return berth_fail_as (err, EINVAL, "cannot join network of a non running container: %s", mode + 10);
-      if (asprintf (&netns, "/proc/%d/ns/net", (int) pid) < 0)
-        return berth_fail (err, ENOMEM, "spec");
-    }
+  int r = mode && strncmp (mode, "container:", 10) == 0 ? joined_netns (d, mode, &netns, err)
+                                                         : network_container_up (d, c, &netns, err);
+  if (r < 0)
+    return r;
+  hosts = network_hosts_lines (d, c);
   struct spec_input in = {
     .id = c->id,
     .config = c->config,
@@ -223,6 +237,8 @@ static int write_spec (struct berthd *d, struct container *c, berth_err *err)
     .init_path = d->init_path,
     .cgroups_path = cgroups,
     .shared_netns = netns,
+    .hosts_extra = hosts,
+    .embedded_dns = network_container_uses_dns (d, c),
   };
   if (spec_generate (&in, &spec, err) < 0)
     return -EINVAL;
@@ -298,6 +314,7 @@ static void record_start_failure (struct berthd *d, struct container *c, const c
   containers_unlock (d->containers);
   free (error);
   container_unmount (d, c);
+  network_container_down (d, c);
 }
 
 /* The docker CLI picks `run`'s exit status from the words of the error
@@ -322,6 +339,7 @@ int container_start_locked_op (struct berthd *d, struct container *c, bool resta
   if (container_mount (d, c, err) < 0 || write_spec (d, c, err) < 0)
     {
       container_unmount (d, c);
+      network_container_down (d, c);
       record_start_failure (d, c, err && *err ? (*err)->msg : "start failed");
       return -EINVAL;
     }
@@ -688,6 +706,7 @@ static bool should_restart (struct container *c)
 void container_cleanup_after_exit (struct berthd *d, struct container *c)
 {
   container_unmount (d, c);
+  network_container_down (d, c);
 }
 
 static void *auto_remove_thread (void *arg)

@@ -6,6 +6,7 @@
  * written the exit status.  The same pidfds are how a restarted berthd
  * adopts the monitors of containers that kept running. */
 #include "daemon/container-internal.h"
+#include "daemon/network.h"
 #include "daemon/monitor-client.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -161,6 +162,7 @@ static void recover_one (struct containers *cs, struct container *c)
     {
       close (fd);
       berth_debug ("container %.12s: monitor %d still runs, adopting it", c->id, (int) mpid);
+      network_container_adopt (d, c);
       reaper_watch (cs, c);
       return;
     }
@@ -178,6 +180,7 @@ static void recover_one (struct containers *cs, struct container *c)
       containers_unlock (cs);
     }
   container_unmount (d, c);
+  network_container_down (d, c);
   berth_rm_rf (c->state_dir);
 }
 

@@ -66,6 +66,7 @@ static void container_free (struct container *c)
   free (c->image_id);
   json_decref (c->config);
   json_decref (c->host_config);
+  json_decref (c->net_settings);
   free (c->created);
   free (c->runtime);
   free (c->dir);
@@ -241,10 +242,11 @@ static json_t *container_to_json (struct container *c)
                              (json_int_t) c->monitor_pid, "MonitorStart", (json_int_t) c->monitor_start, "ExitCode",
                              c->exit_code, "OOMKilled", c->oom_killed, "Error", str_or_null (c->error), "StartedAt",
                              str_or_null (c->started_at), "FinishedAt", str_or_null (c->finished_at));
-  return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:o, s:i, s:b, s:b}", "ID", c->id, "Name", c->name,
+  return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:O, s:o, s:i, s:b, s:b}", "ID", c->id, "Name", c->name,
                     "Image", c->image_id, "Created", c->created, "Runtime", c->runtime, "Config", c->config,
-                    "HostConfig", c->host_config, "State", state, "RestartCount", c->restart_count,
-                    "HasBeenManuallyStopped", c->manually_stopped, "HasBeenStartedBefore", c->has_been_started);
+                    "HostConfig", c->host_config, "NetworkSettings", c->net_settings, "State", state,
+                    "RestartCount", c->restart_count, "HasBeenManuallyStopped", c->manually_stopped,
+                    "HasBeenStartedBefore", c->has_been_started);
 }
 
 int container_save (struct containers *cs, struct container *c, berth_err *err)
@@ -298,6 +300,10 @@ static struct container *container_from_json (struct containers *cs, const char 
   c->runtime = dup_str (j, "Runtime");
   c->config = json_incref (config);
   c->host_config = json_incref (host_config);
+  json_t *net = json_object_get (j, "NetworkSettings");
+  c->net_settings = json_is_object (net) && json_is_object (json_object_get (net, "Networks"))
+                        ? json_incref (net)
+                        : json_pack ("{s:{}, s:{}}", "Networks", "Ports");
   c->status = status_from_name (json_string_value (json_object_get (state, "Status")));
   c->pid = json_integer_value (json_object_get (state, "Pid"));
   c->monitor_pid = json_integer_value (json_object_get (state, "MonitorPid"));

@@ -54,6 +54,8 @@ struct container
   char *image_id;         /* "sha256:..." */
   json_t *config;         /* merged Config */
   json_t *host_config;    /* normalized HostConfig */
+  json_t *net_settings;   /* {"Networks": {name: EndpointSettings},
+                             "Ports": {...}}: see network.h */
   char *created;          /* RFC 3339 */
   char *runtime;          /* runtime name ("berth", "runc", ...) */
   char *dir;              /* <data-root>/containers/<id> */

@@ -1,5 +1,6 @@
 /* berthd configuration and shared state. */
 #include "daemon/daemon.h"
+#include "daemon/network.h"
 #include "image/image.h"
 #include "daemon/container.h"
 #include "daemon/events.h"
@@ -21,6 +22,18 @@ static int set_str (char **dst, const char *value)
   free (*dst);
   *dst = strdup (value);
   return *dst ? 0 : -ENOMEM;
+}
+
+/* dockerd's --bridge: "none" turns the default network off; a name is
+ * the device of the default bridge (made by berthd if missing). */
+static int bridge_option (struct berthd_config *cfg, const char *v, berth_err *err)
+{
+  if (*v == '\0')
+    return berth_fail (err, 0, "--bridge: empty value");
+  cfg->no_bridge = strcmp (v, "none") == 0;
+  if (!cfg->no_bridge)
+    set_str (&cfg->bridge_name, v);
+  return 0;
 }
 
 static int apply_file (struct berthd_config *cfg, const char *path, bool required, berth_err *err)
@@ -46,6 +59,14 @@ static int apply_file (struct berthd_config *cfg, const char *path, bool require
         set_str (&cfg->host, json_string_value (json_array_get (v, 0)));
       else if (strcmp (key, "runtimes") == 0 && json_is_object (v))
         json_object_update (cfg->runtimes, v);
+      else if (strcmp (key, "bip") == 0 && json_is_string (v))
+        set_str (&cfg->bip, json_string_value (v));
+      else if (strcmp (key, "bridge-name") == 0 && json_is_string (v))
+        set_str (&cfg->bridge_name, json_string_value (v));
+      else if (strcmp (key, "bridge") == 0 && json_is_string (v) && bridge_option (cfg, json_string_value (v), err) < 0)
+        return -EINVAL;
+      else if (strcmp (key, "bridge") == 0 && json_is_string (v))
+        continue;
       else
         return berth_fail (err, 0, "%s: unknown or invalid option `%s`", path, key);
     }
@@ -90,6 +111,15 @@ int berthd_config_load (struct berthd_config *cfg, int argc, char **argv, berth_
         set_str (&cfg->log_level, v);
       else if ((v = flag_value (argc, argv, &i, "--config-file")))
         continue;
+      else if ((v = flag_value (argc, argv, &i, "--bip")))
+        set_str (&cfg->bip, v);
+      else if ((v = flag_value (argc, argv, &i, "--bridge-name")))
+        set_str (&cfg->bridge_name, v);
+      else if ((v = flag_value (argc, argv, &i, "--bridge")) || (v = flag_value (argc, argv, &i, "-b")))
+        {
+          if (bridge_option (cfg, v, err) < 0)
+            return -EINVAL;
+        }
       else
         return berth_fail (err, 0, "unknown option `%s` (see --help)", argv[i]);
     }
@@ -106,6 +136,8 @@ void berthd_config_free (struct berthd_config *cfg)
   free (cfg->exec_root);
   free (cfg->host);
   free (cfg->log_level);
+  free (cfg->bip);
+  free (cfg->bridge_name);
   if (cfg->runtimes)
     json_decref (cfg->runtimes);
 }
@@ -202,6 +234,14 @@ int berthd_open (struct berthd *d, berth_err *err)
   cleanup_free char *containers = NULL;
   if (d->events == NULL || asprintf (&containers, "%s/containers", d->cfg.data_root) < 0)
     return berth_fail (err, ENOMEM, "events");
+  struct network_options net = {
+    .bip = d->cfg.bip,
+    .bridge_name = d->cfg.bridge_name,
+    .default_bridge = !d->cfg.no_bridge,
+  };
+  /* Networks first: recovering containers takes their addresses again. */
+  if (networks_open (d, &net, &d->networks, err) < 0)
+    return berth_error_prefix (err, "networks");
   if (containers_open (d, containers, &d->containers, err) < 0)
     return berth_error_prefix (err, "containers");
   return 0;
@@ -226,6 +266,7 @@ void berthd_close (struct berthd *d)
   if (d->events)
     events_shutdown (d->events);
   containers_close (d->containers);
+  networks_close (d->networks);
   if (d->images)
     image_store_close (d->images);
   events_free (d->events);

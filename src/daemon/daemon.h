@@ -16,6 +16,7 @@
 struct image_store;
 struct containers;
 struct events;
+struct networks;
 
 struct berthd_config
 {
@@ -24,6 +25,9 @@ struct berthd_config
   char *host;        /* --host / -H, "hosts"[0]; default unix:///run/berth/berth.sock */
   char *log_level;   /* --log-level, "log-level": error, warn, info, debug */
   json_t *runtimes;  /* "runtimes": {name: {"path": ...}} */
+  char *bip;         /* --bip, "bip": the default bridge's address/prefix */
+  char *bridge_name; /* --bridge-name, "bridge-name": its device (berth0) */
+  bool no_bridge;    /* --bridge none, "bridge": "none": no default bridge */
 };
 
 struct berthd
@@ -38,6 +42,7 @@ struct berthd
   char *engine_id;   /* random, kept in <data-root>/engine-id */
   struct containers *containers;
   struct events *events;
+  struct networks *networks;
   char *monitor_path;  /* berth-monitor: next to berthd, else in PATH */
   char *init_path;     /* berth-init, for `run --init` (NULL if absent) */
   char *runtime_path;  /* berth-runtime (the runtime named "berth") */
@@ -122,6 +127,12 @@ void api_exec_create (struct request *req, struct reply *rep);
 void api_exec_start (struct request *req, struct reply *rep);
 void api_exec_inspect (struct request *req, struct reply *rep);
 void api_exec_resize (struct request *req, struct reply *rep);
+void api_networks_list (struct request *req, struct reply *rep);
+void api_network_inspect (struct request *req, struct reply *rep);
+void api_network_create (struct request *req, struct reply *rep);
+void api_network_delete (struct request *req, struct reply *rep);
+void api_network_connect (struct request *req, struct reply *rep);
+void api_network_disconnect (struct request *req, struct reply *rep);
 void api_networks_prune (struct request *req, struct reply *rep);
 void api_volumes_prune (struct request *req, struct reply *rep);
 void api_build_prune (struct request *req, struct reply *rep);

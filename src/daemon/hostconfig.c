@@ -265,12 +265,13 @@ static int check_limits (json_t *hc, berth_err *err)
 
 static int check_namespace_modes (json_t *hc, berth_err *err)
 {
+  /* "default" and network names are resolved against the networks at
+   * create (network_container_prepare). */
   const char *net = berth_json_str (hc, "NetworkMode");
-  if (net == NULL || net[0] == '\0' || strcmp (net, "default") == 0)
-    json_object_set_new (hc, "NetworkMode", json_string (net = "none"));
-  bool net_container = strncmp (net, "container:", 10) == 0;
-  if (strcmp (net, "none") != 0 && strcmp (net, "host") != 0 && !(net_container && net[10]))
-    return berth_fail (err, 0, "network mode '%s' is not supported yet", net);
+  if (net == NULL || net[0] == '\0')
+    json_object_set_new (hc, "NetworkMode", json_string (net = "default"));
+  if (strcmp (net, "container:") == 0)
+    return berth_fail (err, 0, "invalid network mode: %s", net);
 
   const char *ipc = berth_json_str (hc, "IpcMode");
   if (ipc == NULL || ipc[0] == '\0')

@@ -170,7 +170,7 @@ void reply_error (struct reply *rep, unsigned status, const char *fmt, ...)
 void reply_berth_error (struct reply *rep, berth_err *err)
 {
   int e = err && *err ? (*err)->errnum : 0;
-  unsigned status = e == ENOENT ? 404 : (e == EEXIST || e == EBUSY) ? 409 : (e == EINVAL || e == 0) ? 400 : 500;
+  unsigned status = e == ENOENT ? 404 : (e == EEXIST || e == EBUSY) ? 409 : (e == EINVAL || e == 0) ? 400 : e == EPERM ? 403 : 500;
   reply_error (rep, status, "%s", err && *err ? (*err)->msg : "internal error");
   berth_error_free (err);
 }

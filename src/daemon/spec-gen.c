@@ -473,14 +473,12 @@ static int build_namespaces (const struct spec_input *in, json_t **out, berth_er
     json_array_append_new (ns, json_pack ("{s:s}", "type", "uts"));
   json_array_append_new (ns, json_pack ("{s:s}", "type", "mount"));
   const char *net = berth_json_str (hc, "NetworkMode");
-  if (net && strncmp (net, "container:", 10) == 0)
+  if (in->shared_netns)
+    json_array_append_new (ns, json_pack ("{s:s, s:s}", "type", "network", "path", in->shared_netns));
+  else if (net && strncmp (net, "container:", 10) == 0)
     {
-      if (in->shared_netns == NULL)
-        {
-          json_decref (ns);
-          return berth_fail (err, 0, "network mode %s: the other container's network namespace is unknown", net);
-        }
-      json_array_append_new (ns, json_pack ("{s:s, s:s}", "type", "network", "path", in->shared_netns));
+      json_decref (ns);
+      return berth_fail (err, 0, "network mode %s: the other container's network namespace is unknown", net);
     }
   else if (!mode_is (hc, "NetworkMode", "host"))
     json_array_append_new (ns, json_pack ("{s:s}", "type", "network"));

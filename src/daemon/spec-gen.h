@@ -69,8 +69,14 @@ struct spec_input
                                   container, as Docker does) */
   const char *init_path;       /* static init for HostConfig.Init, or NULL */
   const char *cgroups_path;    /* e.g. "/berth/<id>" */
-  const char *shared_netns;    /* NetworkMode container:<id>: that
-                                  container's /proc/PID/ns/net, else NULL */
+  const char *shared_netns;    /* the network namespace to join: the
+                                  sandbox berthd made (bridge networks),
+                                  or for NetworkMode container:<id> that
+                                  container's; NULL: a new one (none) or
+                                  the host's (host) */
+  const char *hosts_extra;     /* more /etc/hosts lines (the container's
+                                  own addresses), or NULL */
+  bool embedded_dns;           /* resolv.conf names 127.0.0.11 */
 };
 
 /* The OCI runtime spec (config.json content, ociVersion 1.0.2 so runc and

@@ -500,8 +500,9 @@ static char *read_host_file (const char *path)
   return buf;
 }
 
-static char *hosts_content (json_t *hc)
+static char *hosts_content (const struct spec_input *in)
 {
+  json_t *hc = in->host_config;
   char *out = NULL;
   size_t len = 0;
   FILE *f = open_memstream (&out, &len);
@@ -516,6 +517,8 @@ static char *hosts_content (json_t *hc)
     }
   else
     fputs (localhost_entries, f);
+  if (in->hosts_extra)
+    fputs (in->hosts_extra, f);
   size_t i;
   json_t *v;
   json_array_foreach (json_object_get (hc, "ExtraHosts"), i, v)
@@ -530,9 +533,21 @@ static char *hosts_content (json_t *hc)
   return out;
 }
 
-/* Keep the host's lines except the kinds the user replaced. */
-static char *resolv_content (json_t *hc)
+/* A loopback resolver of the host cannot be reached from a container's
+ * own network namespace, so Docker leaves it out there. */
+static bool loopback_nameserver (const char *line)
 {
+  const char *addr = line + strlen ("nameserver");
+  addr += strspn (addr, " \t");
+  return strncmp (addr, "127.", 4) == 0 || strncmp (addr, "::1", 3) == 0;
+}
+
+/* Keep the host's lines except the kinds the user replaced.  On user
+ * networks the only nameserver is the embedded DNS server, which forwards
+ * other names to the host's resolvers. */
+static char *resolv_content (const struct spec_input *in)
+{
+  json_t *hc = in->host_config;
   cleanup_free char *host = read_host_file ("/etc/resolv.conf");
   json_t *dns = json_object_get (hc, "Dns"), *search = json_object_get (hc, "DnsSearch"),
          *options = json_object_get (hc, "DnsOptions");
@@ -547,15 +562,22 @@ static char *resolv_content (json_t *hc)
       bool is_ns = strncmp (line, "nameserver", 10) == 0;
       bool is_search = strncmp (line, "search", 6) == 0 || strncmp (line, "domain", 6) == 0;
       bool is_options = strncmp (line, "options", 7) == 0;
-      if ((is_ns && json_array_size (dns)) || (is_search && json_array_size (search))
-          || (is_options && json_array_size (options)))
+      if ((is_ns && (json_array_size (dns) || in->embedded_dns)) || (is_search && json_array_size (search))
+          || (is_options && (json_array_size (options) || in->embedded_dns)))
+        continue;
+      if (is_ns && !network_is_host (hc) && loopback_nameserver (line))
         continue;
       fprintf (f, "%s\n", line);
     }
   size_t i;
   json_t *v;
-  json_array_foreach (dns, i, v)
-    fprintf (f, "nameserver %s\n", json_string_value (v));
+  if (in->embedded_dns)
+    fputs ("nameserver 127.0.0.11\n", f);
+  else
+    json_array_foreach (dns, i, v)
+      fprintf (f, "nameserver %s\n", json_string_value (v));
+  if (in->embedded_dns && json_array_size (options) == 0)
+    fputs ("options ndots:0\n", f);
   const char *kw[] = { "search", "options" };
   json_t *lists[] = { search, options };
   for (int k = 0; k < 2; k++)
@@ -595,8 +617,8 @@ static int add_network_files (const struct spec_input *in, json_t *spec, json_t 
     hostname_line = NULL;
   int ret;
   if ((ret = write_network_file (in->container_dir, "hostname", hostname_line, err)) < 0
-      || (ret = write_network_file (in->container_dir, "hosts", hosts_content (in->host_config), err)) < 0
-      || (ret = write_network_file (in->container_dir, "resolv.conf", resolv_content (in->host_config), err)) < 0)
+      || (ret = write_network_file (in->container_dir, "hosts", hosts_content (in), err)) < 0
+      || (ret = write_network_file (in->container_dir, "resolv.conf", resolv_content (in), err)) < 0)
     return berth_error_prefix (err, "write the network files of the container");
 
   bool readonly = berth_json_bool (in->host_config, "ReadonlyRootfs", false);
