@@ -209,5 +209,9 @@ int net_dns_start (net_dns_lookup_fn lookup, net_dns_reverse_fn reverse, void *c
 int net_dns_add_sandbox (struct net_dns *dns, const char *key, const char *netns_path, berth_err *err);
 void net_dns_remove_sandbox (struct net_dns *dns, const char *key);
 void net_dns_stop (struct net_dns *dns);
+/* For tests: read the resolvers from PATH instead of /etc/resolv.conf at
+ * the following net_dns_start calls (NULL: /etc/resolv.conf again).  Not
+ * thread safe; call it before net_dns_start. */
+void net_dns_set_resolv_conf (const char *path);
 
 #endif
