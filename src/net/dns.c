@@ -934,6 +934,14 @@ static int register_sandbox_locked (struct net_dns *dns, struct sandbox *sb, ber
 
 int net_dns_add_sandbox (struct net_dns *dns, const char *key, const char *netns_path, berth_err *err)
 {
+  /* A key already served is refused before its namespace is touched
+   * (the sockets would clash there first, with a less helpful error);
+   * register_sandbox_locked checks again for a concurrent add. */
+  pthread_mutex_lock (&dns->lock);
+  bool taken = find_sandbox_locked (dns, key) != NULL;
+  pthread_mutex_unlock (&dns->lock);
+  if (taken)
+    return berth_fail (err, EEXIST, "dns: sandbox %s is already served", key);
   cleanup_close int udp = -1;
   cleanup_close int tcp = -1;
   int r = sockets_in_netns (netns_path, &udp, &tcp, err);
