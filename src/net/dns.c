@@ -10,7 +10,13 @@
  * thread alone.  The loop never holds the lock while calling berthd's
  * callbacks, so they may take berthd's locks while berthd holds its own
  * and calls add/remove.  Objects that die while a batch of epoll events
- * may still point at them are unlinked and freed only after the batch. */
+ * may still point at them are unlinked and freed only after the batch.
+ *
+ * Forwarding keeps the client's transport: a UDP query goes upstream over
+ * UDP and its answer comes back as it is, truncated (TC) ones included, so
+ * the client asks again over TCP, and a TCP query goes upstream over TCP.
+ * Each try has a fresh random ID on a socket connected to the resolver,
+ * so only that resolver's answer to that try is taken. */
 #include "net/dns-internal.h"
 
 #include <arpa/inet.h>
@@ -18,6 +24,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -997,6 +1004,19 @@ static void dns_free (struct net_dns *dns)
   free (dns);
 }
 
+/* The loop thread runs with every signal blocked, so that berthd's
+ * signals (SIGCHLD, SIGTERM...) go to the threads that handle them and
+ * never interrupt the loop. */
+static int start_loop_thread (struct net_dns *dns)
+{
+  sigset_t all, saved;
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &saved);
+  int r = pthread_create (&dns->thread, NULL, dns_loop, dns);
+  pthread_sigmask (SIG_SETMASK, &saved, NULL);
+  return r;
+}
+
 int net_dns_start (net_dns_lookup_fn lookup, net_dns_reverse_fn reverse, void *ctx, struct net_dns **out,
                    berth_err *err)
 {
@@ -1015,7 +1035,7 @@ int net_dns_start (net_dns_lookup_fn lookup, net_dns_reverse_fn reverse, void *c
   dns->wake_watch = (struct watch){ WATCH_WAKE, NULL };
   if (dns->epfd < 0 || dns->wakefd < 0 || watch_fd (dns, dns->wakefd, EPOLLIN, &dns->wake_watch) < 0)
     r = berth_fail_errno (err, "dns: epoll");
-  else if ((r = pthread_create (&dns->thread, NULL, dns_loop, dns)) != 0)
+  else if ((r = start_loop_thread (dns)) != 0)
     r = berth_fail (err, r, "dns: start the DNS thread");
   if (r < 0)
     {

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "net/dns-internal.h"
+#include "common/log.h"
 #include "net/net.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -298,6 +299,8 @@ static struct net_dns *start_server (const char *resolv_conf)
 {
   write_file (RESOLV, resolv_conf);
   net_dns_set_resolv_conf (RESOLV);
+  /* Quiet: the warning about an empty resolv.conf is expected here. */
+  berth_log_set_level (BERTH_LOG_ERROR);
   struct net_dns *dns = NULL;
   berth_err err = NULL;
   int r = net_dns_start (test_lookup, test_reverse, "records", &dns, &err);
@@ -715,9 +718,9 @@ TEST (upstream_down_servfail)
 static void send_raw_udp_and_tcp (const uint8_t *msg, size_t len)
 {
   int err;
-  ldns_pkt *p = ask (SB1, false, msg, len, 200, &err);
+  ldns_pkt *p = ask (SB1, false, msg, len, 20, &err);
   ldns_pkt_free (p);
-  p = ask (SB1, true, msg, len, 200, &err);
+  p = ask (SB1, true, msg, len, 20, &err);
   ldns_pkt_free (p);
 }
 
@@ -860,6 +863,67 @@ TEST (add_sandbox_errors)
   CHECK (net_dns_add_sandbox (dns, "ct9", SB1, &err) == -EADDRINUSE);
   CHECK_CONTAINS (err->msg, "127.0.0.11:53");
   berth_error_free (&err);
+  net_dns_stop (dns);
+}
+
+struct churn
+{
+  struct net_dns *dns;
+  int rounds;
+};
+
+/* Adds and removes ct2 while it is being asked. */
+static void *churn_thread (void *arg)
+{
+  struct churn *c = arg;
+  for (int i = 0; i < c->rounds; i++)
+    {
+      berth_err err = NULL;
+      if (net_dns_add_sandbox (c->dns, "ct2", SB2, &err) < 0)
+        {
+          printf ("  round %d: %s\n", i, err->msg);
+          berth_error_free (&err);
+          return "add failed";
+        }
+      net_dns_remove_sandbox (c->dns, "ct2");
+    }
+  return NULL;
+}
+
+static void *ask_sb2_thread (void *arg)
+{
+  size_t len;
+  uint8_t *q = query_wire ("web.", LDNS_RR_TYPE_A, 8, &len);
+  for (int i = 0; i < 100; i++)
+    {
+      int err;
+      ldns_pkt_free (ask (SB2, i % 2, q, len, 20, &err));
+    }
+  free (q);
+  return NULL;
+}
+
+TEST (add_and_remove_while_serving)
+{
+  private_host ();
+  make_sandbox (SB1);
+  make_sandbox (SB2);
+  struct net_dns *dns = start_server ("");
+  add_sandbox (dns, "ct1", SB1);
+  struct churn c = { dns, 200 };
+  pthread_t churner, asker;
+  CHECK (pthread_create (&churner, NULL, churn_thread, &c) == 0);
+  CHECK (pthread_create (&asker, NULL, ask_sb2_thread, NULL) == 0);
+  for (int i = 0; i < 50; i++)
+    {
+      ldns_pkt *p = ask_name (SB1, i % 2, "web.", LDNS_RR_TYPE_A, (uint16_t) i);
+      CHECK_STR (answer_addrs (p), "10.0.0.2");
+      ldns_pkt_free (p);
+    }
+  void *why = NULL;
+  pthread_join (churner, &why);
+  pthread_join (asker, NULL);
+  CHECK (why == NULL);
   net_dns_stop (dns);
 }
 
