@@ -70,8 +70,11 @@ BINS := $(BUILD)/berth-runtime $(if $(BERTHD_CLI_SRC),$(BUILD)/berthd) $(if $(BE
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Test helpers run inside containers, so they are static and unsanitized.
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRC))
+# nettool drives libberth-net for tests/integration/net-lib.sh; it runs on
+# the host, so it is linked (and sanitized) like the daemon.
+NETTOOL := $(if $(NET_SRC),$(BUILD)/tests/nettool)
 
-all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
+all: $(BINS) $(UNIT_BINS) $(HELPER_BINS) $(NETTOOL)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -123,6 +126,11 @@ $(BUILD)/berth-init: $(INIT_SRC)
 	$(Q)$(CC) -static -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=3 -s -o $@ $^
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(DAEMON_LIB) $(if $(NET_SRC),$(NET_LIB)) $(IMAGE_LIB) $(RUNTIME_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) -lpthread
+
+$(BUILD)/tests/nettool: $(BUILD)/obj/tests/net/nettool.o $(NET_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) -lpthread

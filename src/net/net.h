@@ -57,7 +57,8 @@ int net_ip_parse (const char *text, struct in_addr *out, berth_err *err);
 /* One network's address pool.  SUBNET holds every address of the network;
  * RANGE (--ip-range, inside SUBNET) the ones handed out automatically.
  * The network address, the broadcast address and the gateway are never
- * handed out.  Not thread safe: berthd calls it under its network lock. */
+ * handed out.  GATEWAY must be inside SUBNET; INADDR_ANY means no gateway.
+ * Not thread safe: berthd calls it under its network lock. */
 struct net_pool;
 
 int net_pool_new (const struct net_cidr *subnet, const struct net_cidr *range /* NULL: subnet */,
@@ -93,7 +94,9 @@ int net_sandbox_create (const char *path, berth_err *err);
  * goes.  A missing PATH is not an error. */
 int net_sandbox_destroy (const char *path, berth_err *err);
 /* Run FN(ARG) in a thread that has joined the namespace at PATH; returns
- * FN's return.  For calls that must happen inside (binding sockets). */
+ * FN's return.  For calls that must happen inside (binding sockets).  FN
+ * returns a negative errno on failure; *err then says "in sandbox PATH:
+ * <strerror>".  File descriptors FN opens stay valid after the thread. */
 int net_sandbox_run (const char *path, int (*fn) (void *arg), void *arg, berth_err *err);
 
 /* ---------------------------------------------------------------- links */
@@ -144,7 +147,8 @@ struct net_fw;
 
 int net_fw_open (const char *table, struct net_fw **out, berth_err *err);
 /* Delete the table (used by tests and when the daemon has no networks
- * left to serve; berthd normally keeps it). */
+ * left to serve; berthd normally keeps it).  A missing table is fine; FW
+ * stays valid (net_fw_close frees it). */
 int net_fw_destroy (struct net_fw *fw, berth_err *err);
 void net_fw_close (struct net_fw *fw);
 
@@ -154,6 +158,7 @@ void net_fw_close (struct net_fw *fw);
  * of the bridge.  Re-adding the same bridge replaces its rules. */
 int net_fw_add_network (struct net_fw *fw, const char *bridge, const struct net_cidr *subnet, bool internal,
                         berth_err *err);
+/* A bridge that was never added (by this FW object) is not an error. */
 int net_fw_remove_network (struct net_fw *fw, const char *bridge, berth_err *err);
 
 enum net_proto { NET_TCP, NET_UDP, NET_SCTP };
@@ -170,13 +175,18 @@ struct net_port_map
 /* DNAT host_ip:host_port to the container, for traffic that comes in from
  * outside (prerouting) and for traffic made on the host itself (output),
  * including to 127.0.0.1 (with masquerade so replies come back). */
+/* The same host address, port and protocol already published to another
+ * target: -EADDRINUSE ("port is already allocated"); the same mapping
+ * again is fine.  Removing looks only at proto, host_ip and host_port; a
+ * mapping that is not there is fine. */
 int net_fw_add_port (struct net_fw *fw, const struct net_port_map *m, berth_err *err);
 int net_fw_remove_port (struct net_fw *fw, const struct net_port_map *m, berth_err *err);
 
 /* ---------------------------------------------------------------- ports */
 
-/* Reserve a host port: a socket bound to IP:PORT (SO_REUSEADDR, TCP: not
- * listening) that is kept until release.  PORT 0 picks a free one from
+/* Reserve a host port: a socket bound to IP:PORT (TCP: not listening) that
+ * is kept until release.  No SO_REUSEADDR: with it Linux would let a second
+ * reservation, or a host server, share the port (see ports.c).  PORT 0 picks a free one from
  * the ephemeral range (written back).  -EADDRINUSE with Docker's words
  * ("Bind for 0.0.0.0:8080 failed: port is already allocated") when taken.
  * Returns the fd, which the caller keeps and closes to release. */
@@ -209,5 +219,9 @@ int net_dns_start (net_dns_lookup_fn lookup, net_dns_reverse_fn reverse, void *c
 int net_dns_add_sandbox (struct net_dns *dns, const char *key, const char *netns_path, berth_err *err);
 void net_dns_remove_sandbox (struct net_dns *dns, const char *key);
 void net_dns_stop (struct net_dns *dns);
+/* For tests: read the resolvers from PATH instead of /etc/resolv.conf at
+ * the following net_dns_start calls (NULL: /etc/resolv.conf again).  Not
+ * thread safe; call it before net_dns_start. */
+void net_dns_set_resolv_conf (const char *path);
 
 #endif
