@@ -4,11 +4,13 @@
 #include "daemon/container.h"
 #include "daemon/daemon.h"
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,6 +80,9 @@ static int add_endpoint_locked (struct networks *ns, json_t *settings, const cha
 static int prepare_locked (struct networks *ns, json_t *hc, json_t *endpoints, json_t *settings, berth_err *err)
 {
   const char *mode = mode_of (hc);
+  /* The CLI names the primary network in EndpointsConfig as it was asked
+   * for: "default" too. */
+  json_t *primary_cfg = json_object_get (endpoints, mode);
   if (*mode == '\0' || strcmp (mode, "default") == 0)
     json_object_set_new (hc, "NetworkMode", json_string (mode = ns->default_name));
   if (strncmp (mode, "container:", 10) == 0)
@@ -94,9 +99,7 @@ static int prepare_locked (struct networks *ns, json_t *hc, json_t *endpoints, j
                                                                            "other networks", primary->name)
                                               : 0;
     }
-  json_t *cfg = json_object_get (endpoints, mode);
-  if (cfg == NULL)
-    cfg = json_object_get (endpoints, primary->name);
+  json_t *cfg = primary_cfg ? primary_cfg : json_object_get (endpoints, primary->name);
   int r = add_endpoint_locked (ns, settings, primary->name, cfg, err);
   const char *key;
   json_t *v;
@@ -104,6 +107,8 @@ static int prepare_locked (struct networks *ns, json_t *hc, json_t *endpoints, j
     {
       if (r < 0)
         break;
+      if (v == primary_cfg || strcmp (key, "default") == 0)
+        continue;
       struct network *n = network_find_locked (ns, key, NULL);
       if (n != primary)
         r = add_endpoint_locked (ns, settings, key, v, err);
@@ -737,6 +742,33 @@ void network_container_adopt (struct berthd *d, struct container *c)
 
 /* ---- connect and disconnect ---- */
 
+/* A running container joined its first user network: its resolv.conf now
+ * names the embedded DNS server, as Docker rewrites it then.  Written in
+ * place, since the file is bind-mounted into the container by inode. */
+static void resolv_conf_use_dns (struct container *c)
+{
+  cleanup_free char *path = NULL, *old = NULL;
+  size_t len = 0;
+  if (asprintf (&path, "%s/resolv.conf", c->dir) < 0 || berth_read_file (path, 65536, &old, &len, NULL) < 0)
+    return;
+  char *out = NULL;
+  size_t out_len = 0;
+  FILE *f = open_memstream (&out, &out_len);
+  if (f == NULL)
+    return;
+  fputs ("nameserver 127.0.0.11\n", f);
+  char *save = NULL;
+  for (char *line = strtok_r (old, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    if (strncmp (line, "nameserver", 10) != 0 && strncmp (line, "options", 7) != 0)
+      fprintf (f, "%s\n", line);
+  fputs ("options ndots:0\n", f);
+  fclose (f);
+  cleanup_close int fd = open (path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd >= 0 && berth_write_all (fd, out, out_len) < 0)
+    berth_log (BERTH_LOG_WARNING, "container %.12s: rewrite resolv.conf: %s", c->id, strerror (errno));
+  free (out);
+}
+
 static int live_connect (struct berthd *d, struct container *c, const char *name, json_t *entry, berth_err *err)
 {
   struct networks *ns = d->networks;
@@ -753,6 +785,8 @@ static int live_connect (struct berthd *d, struct container *c, const char *name
   int r = endpoint_up (d, c, sb, name, entry, index, &route, err);
   if (r == 0 && sb->dns && !had_dns && ns->dns && (r = net_dns_add_sandbox (ns->dns, c->id, sb->path, err)) < 0)
     sb->dns = false;
+  if (r == 0 && sb->dns && !had_dns)
+    resolv_conf_use_dns (c);
   return r;
 }
 

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <stdint.h>
 #include <errno.h>
 #include <net/if.h>
 #include <string.h>
@@ -339,12 +340,23 @@ static int load_networks (struct networks *ns, berth_err *err)
   return 0;
 }
 
-static const char *fw_table_name (const struct network_options *opt, char *buf, size_t size)
+/* berth's nftables table: "berth" for the default set-up, "berth-<bridge>"
+ * for another default bridge name, else "berth-<hash of the exec root>",
+ * so that daemons beside each other (tests) never share one. */
+static const char *fw_table_name (struct berthd *d, const struct network_options *opt, char *buf, size_t size)
 {
   const char *bridge = opt->bridge_name && *opt->bridge_name ? opt->bridge_name : DEFAULT_BRIDGE;
-  if (strcmp (bridge, DEFAULT_BRIDGE) == 0)
-    return "berth";
-  snprintf (buf, size, "berth-%s", bridge);
+  if (strcmp (bridge, DEFAULT_BRIDGE) != 0)
+    snprintf (buf, size, "berth-%s", bridge);
+  else if (strcmp (d->cfg.exec_root, "/run/berth") == 0)
+    snprintf (buf, size, "berth");
+  else
+    {
+      uint32_t h = 2166136261u; /* FNV-1a */
+      for (const char *p = d->cfg.exec_root; *p; p++)
+        h = (h ^ (unsigned char) *p) * 16777619u;
+      snprintf (buf, size, "berth-%08x", h);
+    }
   return buf;
 }
 
@@ -363,7 +375,7 @@ int networks_open (struct berthd *d, const struct network_options *opt, struct n
   int r;
   if ((r = berth_mkdir_p (ns->dir, 0700, err)) < 0 || (r = berth_mkdir_p (ns->netns_dir, 0700, err)) < 0
       || (r = load_networks (ns, err)) < 0 || (r = ensure_builtins (ns, opt, err)) < 0
-      || (r = net_fw_open (fw_table_name (opt, table, sizeof table), &ns->fw, err)) < 0)
+      || (r = net_fw_open (fw_table_name (d, opt, table, sizeof table), &ns->fw, err)) < 0)
     return r;
   for (struct network *n = ns->list; n; n = n->next)
     if ((r = network_realize (ns, n, err)) < 0)
@@ -378,7 +390,14 @@ void networks_close (struct networks *ns)
   if (ns->dns)
     net_dns_stop (ns->dns);
   /* Running containers keep their networking (live restore): the bridges,
-   * rules and sandboxes stay; a restarted berthd adopts them. */
+   * rules and sandboxes stay; a restarted berthd adopts them.  With none
+   * running, the firewall table goes (it is rebuilt at start anyway). */
+  berth_err err = NULL;
+  if (ns->fw && ns->sandboxes == NULL && net_fw_destroy (ns->fw, &err) < 0)
+    {
+      berth_log (BERTH_LOG_WARNING, "networks: %s", err->msg);
+      berth_error_free (&err);
+    }
   net_fw_close (ns->fw);
   network_sandboxes_free (ns);
   for (struct network *n = ns->list, *next; n; n = next)
