@@ -719,7 +719,10 @@ void network_container_adopt (struct berthd *d, struct container *c)
   struct networks *ns = d->networks;
   if (mode_is_special (mode_of (c->host_config)))
     return;
-  struct sandbox *sb = sandbox_new (ns, c->id);
+  pthread_mutex_lock (&ns->lock);
+  bool known = sandbox_find_locked (ns, c->id) != NULL;
+  pthread_mutex_unlock (&ns->lock);
+  struct sandbox *sb = known ? NULL : sandbox_new (ns, c->id);
   if (sb == NULL)
     return;
   const char *name;
