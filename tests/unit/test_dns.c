@@ -363,10 +363,10 @@ static void upstream_serve_tcp (struct upstream *u)
       uint8_t *a = NULL;
       size_t n = upstream_answer (u, q, (size_t) (len[0] << 8 | len[1]), &a);
       uint8_t alen[2] = { (uint8_t) (n >> 8), (uint8_t) n };
+      __atomic_add_fetch (&u->tcp_queries, 1, __ATOMIC_SEQ_CST);
       send (c, alen, 2, MSG_NOSIGNAL);
       send (c, a, n, MSG_NOSIGNAL);
       free (a);
-      __atomic_add_fetch (&u->tcp_queries, 1, __ATOMIC_SEQ_CST);
     }
   close (c);
 }
@@ -388,10 +388,11 @@ static void *upstream_loop (void *arg)
           ssize_t n = recvfrom (u->udp, q, sizeof q, 0, (struct sockaddr *) &from, &fl);
           uint8_t *a = NULL;
           size_t alen = n > 0 ? upstream_answer (u, q, (size_t) n, &a) : 0;
+          /* Counted before answering: the test reads it once answered. */
+          __atomic_add_fetch (&u->udp_queries, 1, __ATOMIC_SEQ_CST);
           if (alen)
             sendto (u->udp, a, alen, 0, (struct sockaddr *) &from, fl);
           free (a);
-          __atomic_add_fetch (&u->udp_queries, 1, __ATOMIC_SEQ_CST);
         }
       if (p[1].revents)
         upstream_serve_tcp (u);
