@@ -68,7 +68,8 @@ struct networks
   char *netns_dir;          /* <exec-root>/netns */
   struct network *list;
   struct sandbox *sandboxes;
-  struct net_fw *fw;
+  struct net_fw *fw;         /* NULL until the first bridge network */
+  char fw_table[64];
   struct net_dns *dns;
   char *default_name;       /* "bridge" or "none" */
 };

@@ -187,11 +187,22 @@ static struct network *network_from_disk (json_t *j, berth_err *err)
 
 /* ---- bring a bridge network up on the host ---- */
 
+/* The firewall table is made with the first bridge network: a daemon
+ * without any (--bridge none) never loads nftables' state. */
+static int firewall_ensure (struct networks *ns, berth_err *err)
+{
+  if (ns->fw)
+    return 0;
+  return net_fw_open (ns->fw_table, &ns->fw, err);
+}
+
 static int network_realize (struct networks *ns, struct network *n, berth_err *err)
 {
   if (n->driver != NET_DRIVER_BRIDGE)
     return 0;
-  int r = network_pool_init (n, err);
+  int r = firewall_ensure (ns, err);
+  if (r == 0)
+    r = network_pool_init (n, err);
   if (r == 0)
     r = net_bridge_ensure (n->bridge, n->gateway, n->subnet.prefix, err);
   if (r == 0)
@@ -204,7 +215,7 @@ static void network_unrealize (struct networks *ns, struct network *n)
   berth_err err = NULL;
   if (n->driver != NET_DRIVER_BRIDGE)
     return;
-  if (net_fw_remove_network (ns->fw, n->bridge, &err) < 0 || net_link_delete (n->bridge, &err) < 0)
+  if ((ns->fw && net_fw_remove_network (ns->fw, n->bridge, &err) < 0) || net_link_delete (n->bridge, &err) < 0)
     {
       berth_log (BERTH_LOG_WARNING, "network %s: %s", n->name, err->msg);
       berth_error_free (&err);
@@ -368,15 +379,14 @@ int networks_open (struct berthd *d, const struct network_options *opt, struct n
   ns->d = d;
   pthread_mutex_init (&ns->lock, NULL);
   *out = ns;
-  char table[64];
   if (asprintf (&ns->dir, "%s/network", d->cfg.data_root) < 0
       || asprintf (&ns->netns_dir, "%s/netns", d->cfg.exec_root) < 0)
     return berth_fail (err, ENOMEM, "networks");
   int r;
   if ((r = berth_mkdir_p (ns->dir, 0700, err)) < 0 || (r = berth_mkdir_p (ns->netns_dir, 0700, err)) < 0
-      || (r = load_networks (ns, err)) < 0 || (r = ensure_builtins (ns, opt, err)) < 0
-      || (r = net_fw_open (fw_table_name (d, opt, table, sizeof table), &ns->fw, err)) < 0)
+      || (r = load_networks (ns, err)) < 0 || (r = ensure_builtins (ns, opt, err)) < 0)
     return r;
+  fw_table_name (d, opt, ns->fw_table, sizeof ns->fw_table);
   for (struct network *n = ns->list; n; n = n->next)
     if ((r = network_realize (ns, n, err)) < 0)
       return r;
