@@ -66,7 +66,8 @@ static int nl_talk (struct nl *nl, struct nlmsghdr *h, mnl_cb_t cb, void *data)
 {
   if (mnl_socket_sendto (nl->sock, h, h->nlmsg_len) < 0)
     return -errno;
-  char buf[MNL_SOCKET_BUFFER_SIZE];
+  /* dumps come in messages of up to 32 KiB (libmnl's advice) */
+  char buf[32768];
   for (;;)
     {
       ssize_t n = mnl_socket_recvfrom (nl->sock, buf, sizeof buf);
