@@ -10,6 +10,8 @@
  *   same_bridge   "br" . "br" for every bridge: traffic that stays on one
  *                 bridge (hairpin through a published port, or bridged
  *                 traffic when br_netfilter is loaded)
+ *   hairpin       subnet . "br" for every bridge: the same in postrouting,
+ *                 where the input interface is no longer known
  *   masq          subnets whose traffic leaving the host is masqueraded
  *   P_ip, P_any   published ports of protocol P: by host address and port,
  *                 and by port alone (bound to every host address)
@@ -54,6 +56,7 @@ static const char ruleset[] =
   "  set bridges { type ifname; }\n"
   "  set internal { type ifname; }\n"
   "  set same_bridge { type ifname . ifname; }\n"
+  "  set hairpin { type ipv4_addr . ifname; flags interval; }\n"
   "  set masq { type ipv4_addr; flags interval; }\n"
   "  map tcp_ip { type ipv4_addr . inet_service : ipv4_addr . inet_service; }\n"
   "  map tcp_any { type inet_service : ipv4_addr . inet_service; }\n"
@@ -89,7 +92,7 @@ static const char ruleset[] =
   "    type nat hook postrouting priority srcnat; policy accept;\n"
   "    ip saddr @masq oifname != @bridges masquerade\n"
   "    ip saddr 127.0.0.0/8 oifname @bridges masquerade\n"
-  "    ct status dnat iifname . oifname @same_bridge masquerade\n"
+  "    ct status dnat ip saddr . oifname @hairpin masquerade\n"
   "  }\n"
   /* isolation: internal bridges route nothing in or out; other bridges
    * reach each other only through published ports (as Docker's userland
@@ -232,6 +235,8 @@ static void network_elements (FILE *f, const char *verb, const char *table, cons
   char cidr[NET_CIDR_STRLEN];
   fprintf (f, "%s element ip %s bridges { \"%s\" }\n", verb, table, n->bridge);
   fprintf (f, "%s element ip %s same_bridge { \"%s\" . \"%s\" }\n", verb, table, n->bridge, n->bridge);
+  fprintf (f, "%s element ip %s hairpin { %s . \"%s\" }\n", verb, table, net_cidr_format (&n->subnet, cidr),
+           n->bridge);
   if (n->internal)
     fprintf (f, "%s element ip %s internal { \"%s\" }\n", verb, table, n->bridge);
   else

@@ -128,9 +128,12 @@ struct net_endpoint_config
   unsigned mtu;               /* 0: 1500 */
 };
 
-/* Make a veth pair, attach the host end to the bridge and bring it up,
- * move the other end into the sandbox, rename it, set MAC, address, up,
- * and the default route.  On failure nothing is left behind. */
+/* Make a veth pair, attach the host end to the bridge (in hairpin mode, so
+ * a container reaches its own published ports when br_netfilter is loaded)
+ * and bring it up, move the other end into the sandbox, rename it, set MAC,
+ * address, up, and the default route.  (The inside end is created directly
+ * in the sandbox with its final name, MAC and MTU.)  On failure nothing is
+ * left behind. */
 int net_endpoint_attach (const struct net_endpoint_config *cfg, berth_err *err);
 /* Remove the pair (through its host end).  A missing link is fine. */
 int net_endpoint_detach (const char *host_ifname, berth_err *err);

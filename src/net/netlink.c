@@ -66,7 +66,8 @@ static int nl_talk (struct nl *nl, struct nlmsghdr *h, mnl_cb_t cb, void *data)
 {
   if (mnl_socket_sendto (nl->sock, h, h->nlmsg_len) < 0)
     return -errno;
-  char buf[MNL_SOCKET_BUFFER_SIZE];
+  /* dumps come in messages of up to 32 KiB (libmnl's advice) */
+  char buf[32768];
   for (;;)
     {
       ssize_t n = mnl_socket_recvfrom (nl->sock, buf, sizeof buf);
@@ -445,6 +446,26 @@ static int veth_create_checked (struct nl *nl, const struct net_endpoint_config 
   return 0;
 }
 
+/* Hairpin mode on the host end's bridge port.  When br_netfilter is loaded
+ * (as on most Docker hosts) a container's connection to its own published
+ * port is DNATed at the bridge and bridged back out of the port it came
+ * in by; without hairpin mode the bridge drops such frames. */
+static int bridge_port_hairpin (struct nl *nl, const char *host_ifname)
+{
+  int index = nl_link_index (nl, host_ifname);
+  if (index < 0)
+    return index;
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  struct nlmsghdr *h = nl_msg (nl, buf, RTM_SETLINK, 0);
+  struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header (h, sizeof *ifi);
+  ifi->ifi_family = AF_BRIDGE;
+  ifi->ifi_index = index;
+  struct nlattr *prot = mnl_attr_nest_start (h, IFLA_PROTINFO);
+  mnl_attr_put_u8 (h, IFLA_BRPORT_MODE, 1);
+  mnl_attr_nest_end (h, prot);
+  return nl_request (nl, h);
+}
+
 /* Address, up and default route of the end inside the sandbox. */
 static int veth_configure_inside (const struct net_endpoint_config *cfg, berth_err *err)
 {
@@ -489,7 +510,11 @@ int net_endpoint_attach (const struct net_endpoint_config *cfg, berth_err *err)
   r = veth_create_checked (&nl, cfg, err);
   if (r < 0)
     return r;
-  r = veth_configure_inside (cfg, err);
+  r = bridge_port_hairpin (&nl, cfg->host_ifname);
+  if (r < 0)
+    r = berth_fail (err, -r, "set hairpin mode on %s", cfg->host_ifname);
+  if (r == 0)
+    r = veth_configure_inside (cfg, err);
   if (r < 0)
     nl_link_delete (&nl, cfg->host_ifname);   /* takes the inside end too */
   return r;
