@@ -356,7 +356,7 @@ TEST (signal_names)
 TEST (hostconfig_defaults)
 {
   cleanup_json json_t *h = normalize_ok (NULL);
-  CHECK_STR (berth_json_str (h, "NetworkMode"), "none");
+  CHECK_STR (berth_json_str (h, "NetworkMode"), "default");
   CHECK_STR (json_string_value (berth_json_path (h, "RestartPolicy.Name")), "no");
   CHECK (berth_json_int (berth_json_obj (h, "RestartPolicy"), "MaximumRetryCount", -1) == 0);
   CHECK_STR (json_string_value (berth_json_path (h, "LogConfig.Type")), "json-file");
@@ -372,7 +372,7 @@ TEST (hostconfig_defaults)
   CHECK (json_is_array (json_object_get (h, "Dns")));
 
   cleanup_json json_t *p = normalize_ok ("{'NetworkMode':'default','Privileged':true,'RestartPolicy':{'Name':''}}");
-  CHECK_STR (berth_json_str (p, "NetworkMode"), "none");
+  CHECK_STR (berth_json_str (p, "NetworkMode"), "default");
   CHECK (json_array_size (json_object_get (p, "MaskedPaths")) == 0);
   CHECK_STR (json_string_value (berth_json_path (p, "RestartPolicy.Name")), "no");
 
@@ -443,8 +443,7 @@ TEST (hostconfig_errors)
     { "{'Tmpfs':{'rel':''}}", "invalid tmpfs mount destination: rel" },
     { "{'CapAdd':['FOO']}", "invalid CapAdd: unknown capability: \"CAP_FOO\"" },
     { "{'CapDrop':['cap_bar']}", "invalid CapDrop: unknown capability: \"CAP_BAR\"" },
-    { "{'NetworkMode':'bridge'}", "network mode 'bridge' is not supported yet" },
-    { "{'NetworkMode':'container:'}", "network mode 'container:' is not supported yet" },
+    { "{'NetworkMode':'container:'}", "invalid network mode: container:" },
     { "{'IpcMode':'weird'}", "invalid IPC mode: weird" },
     { "{'UTSMode':'weird'}", "invalid UTS mode: weird" },
     { "{'PidMode':'container:x'}", "PID mode 'container:x' is not supported yet" },
@@ -487,7 +486,7 @@ TEST (hostconfig_accepts_valid_input)
       "'Dns':['10.0.0.1'],'ExtraHosts':['db:10.0.0.2','v6:::1'],'CgroupnsMode':'private',"
       "'CpusetCpus':'0','Devices':[{'PathOnHost':'/dev/null','PathInContainer':'/dev/mynull'}],"
       "'DeviceCgroupRules':['c 42:* rmw'],'IpcMode':'shareable','ConsoleSize':[24,80]}");
-  CHECK_STR (berth_json_str (h, "NetworkMode"), "none");
+  CHECK_STR (berth_json_str (h, "NetworkMode"), "default");
   CHECK_STR (berth_json_str (h, "CgroupnsMode"), "private");
   cleanup_json json_t *host = normalize_ok ("{'NetworkMode':'host','Sysctls':{'kernel.shmmax':'1'}}");
   CHECK_STR (berth_json_str (host, "NetworkMode"), "host");
@@ -510,7 +509,7 @@ TEST (docker_cli_request_is_accepted)
       "'CpusetCpus':'','CpusetMems':'','Devices':[],'DeviceCgroupRules':null,'DeviceRequests':null,"
       "'MemoryReservation':0,'MemorySwap':0,'MemorySwappiness':-1,'OomKillDisable':false,'PidsLimit':0,'Ulimits':null,"
       "'CpuCount':0,'CpuPercent':0,'IOMaximumIOps':0,'IOMaximumBandwidth':0,'MaskedPaths':null,'ReadonlyPaths':null}");
-  CHECK_STR (berth_json_str (hc, "NetworkMode"), "none");
+  CHECK_STR (berth_json_str (hc, "NetworkMode"), "default");
   CHECK_STR (json_string_value (berth_json_path (hc, "LogConfig.Type")), "json-file");
   CHECK (json_is_array (json_object_get (hc, "Ulimits")));
   CHECK (json_array_size (json_object_get (hc, "MaskedPaths")) == 11);
