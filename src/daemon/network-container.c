@@ -116,6 +116,26 @@ static int prepare_locked (struct networks *ns, json_t *hc, json_t *endpoints, j
   return r;
 }
 
+/* container:NAME becomes container:<full id>, as Docker stores it. */
+static int resolve_container_mode (struct berthd *d, json_t *hc, berth_err *err)
+{
+  const char *mode = mode_of (hc);
+  if (strncmp (mode, "container:", 10) != 0)
+    return 0;
+  struct container *other = NULL;
+  int r = container_get (d->containers, mode + 10, &other, err);
+  if (r < 0)
+    return r;
+  cleanup_free char *full = NULL;
+  if (asprintf (&full, "container:%s", other->id) < 0)
+    full = NULL;
+  container_put (d->containers, other);
+  if (full == NULL)
+    return berth_fail (err, ENOMEM, "network mode");
+  json_object_set_new (hc, "NetworkMode", json_string (full));
+  return 0;
+}
+
 int network_container_prepare (struct berthd *d, json_t *host_config, json_t *networking_config, json_t **settings,
                                berth_err *err)
 {
@@ -125,6 +145,11 @@ int network_container_prepare (struct berthd *d, json_t *host_config, json_t *ne
   pthread_mutex_lock (&ns->lock);
   int r = prepare_locked (ns, host_config, endpoints, s, err);
   pthread_mutex_unlock (&ns->lock);
+  if (r == 0)
+    r = resolve_container_mode (d, host_config, err);
+  /* Not a 404: the docker CLI would take it for a missing image and pull. */
+  if (r == -ENOENT && err && *err)
+    (*err)->errnum = EINVAL;
   if (r < 0)
     return r;
   *settings = take_ptr (s);
@@ -488,6 +513,16 @@ static void unpublish_ports (struct networks *ns, struct sandbox *sb)
   sb->n_ports = 0;
 }
 
+/* Serve the sandbox's DNS; a container's --dns servers are its upstreams
+ * (on user networks its resolv.conf names only 127.0.0.11). */
+static int dns_register (struct networks *ns, struct container *c, const char *path, berth_err *err)
+{
+  cleanup_strv char **servers = NULL;
+  if (berth_json_strv (json_object_get (c->host_config, "Dns"), &servers, "HostConfig.Dns", err) < 0)
+    return -EINVAL;
+  return net_dns_add_sandbox_upstreams (ns->dns, c->id, path, (const char *const *) servers, err);
+}
+
 /* ---- up and down ---- */
 
 static struct sandbox *sandbox_new (struct networks *ns, const char *id)
@@ -524,7 +559,9 @@ int network_container_up (struct berthd *d, struct container *c, char **netns_pa
 {
   struct networks *ns = d->networks;
   *netns_path = NULL;
-  if (mode_is_special (mode_of (c->host_config)) || json_object_size (json_object_get (c->net_settings, "Networks")) == 0)
+  const char *mode = mode_of (c->host_config);
+  bool none = strcmp (mode, "none") == 0;
+  if ((mode_is_special (mode) && !none) || (!none && json_object_size (json_object_get (c->net_settings, "Networks")) == 0))
     return 0;
   network_container_down (d, c); /* leftovers of an earlier run */
   struct sandbox *sb = sandbox_new (ns, c->id);
@@ -540,9 +577,11 @@ int network_container_up (struct berthd *d, struct container *c, char **netns_pa
   sb->next = ns->sandboxes;
   ns->sandboxes = sb;
   pthread_mutex_unlock (&ns->lock);
-  r = endpoints_up (d, c, sb, err);
+  /* "none": only lo, which the sandbox brings up (a namespace the
+   * runtime made would have it down). */
+  r = none ? 0 : endpoints_up (d, c, sb, err);
   if (r == 0 && sb->dns && ns->dns)
-    r = net_dns_add_sandbox (ns->dns, c->id, sb->path, err);
+    r = dns_register (ns, c, sb->path, err);
   if (r < 0)
     {
       network_container_down (d, c);
@@ -735,7 +774,7 @@ void network_container_adopt (struct berthd *d, struct container *c)
   ns->sandboxes = sb;
   pthread_mutex_unlock (&ns->lock);
   berth_err err = NULL;
-  if (sb->dns && ns->dns && net_dns_add_sandbox (ns->dns, c->id, sb->path, &err) < 0)
+  if (sb->dns && ns->dns && dns_register (ns, c, sb->path, &err) < 0)
     {
       berth_log (BERTH_LOG_WARNING, "container %.12s: DNS: %s", c->id, err->msg);
       berth_error_free (&err);
@@ -786,7 +825,7 @@ static int live_connect (struct berthd *d, struct container *c, const char *name
     return berth_fail_as (err, EINVAL, "container %.12s has no network sandbox", c->id);
   bool route = true; /* the primary network keeps the default route */
   int r = endpoint_up (d, c, sb, name, entry, index, &route, err);
-  if (r == 0 && sb->dns && !had_dns && ns->dns && (r = net_dns_add_sandbox (ns->dns, c->id, sb->path, err)) < 0)
+  if (r == 0 && sb->dns && !had_dns && ns->dns && (r = dns_register (ns, c, sb->path, err)) < 0)
     sb->dns = false;
   if (r == 0 && sb->dns && !had_dns)
     resolv_conf_use_dns (c);

@@ -90,10 +90,12 @@ int network_inspect (struct berthd *d, const char *name_or_id, json_t **out, ber
 
 /* ---- filters ---- */
 
-static bool any_value (json_t *values, bool (*match) (struct network *, const char *), struct network *n)
+static bool any_value (json_t *filters, const char *key, bool (*match) (struct network *, const char *),
+                       struct network *n)
 {
   size_t i;
   json_t *v;
+  cleanup_json json_t *values = api_filter_values (filters, key);
   if (json_array_size (values) == 0)
     return true;
   json_array_foreach (values, i, v)
@@ -140,21 +142,20 @@ bool network_matches_filters (struct network *n, json_t *filters)
 {
   size_t i;
   json_t *v;
-  json_array_foreach (json_object_get (filters, "label"), i, v)
+  cleanup_json json_t *labels = api_filter_values (filters, "label");
+  json_array_foreach (labels, i, v)
     if (!json_is_string (v) || !match_label (n, json_string_value (v)))
       return false;
-  return any_value (json_object_get (filters, "name"), match_name, n)
-         && any_value (json_object_get (filters, "id"), match_id, n)
-         && any_value (json_object_get (filters, "driver"), match_driver, n)
-         && any_value (json_object_get (filters, "type"), match_type, n)
-         && any_value (json_object_get (filters, "scope"), match_scope, n);
+  return any_value (filters, "name", match_name, n) && any_value (filters, "id", match_id, n)
+         && any_value (filters, "driver", match_driver, n) && any_value (filters, "type", match_type, n)
+         && any_value (filters, "scope", match_scope, n);
 }
 
 int network_list (struct berthd *d, json_t *filters, json_t **out, berth_err *err)
 {
   struct networks *ns = d->networks;
   json_t *list = json_array ();
-  json_t *dangling = json_object_get (filters, "dangling");
+  cleanup_json json_t *dangling = api_filter_values (filters, "dangling");
   bool want_dangling = json_array_size (dangling) > 0
                        && (strcmp (json_string_value (json_array_get (dangling, 0)) ?: "", "true") == 0
                            || strcmp (json_string_value (json_array_get (dangling, 0)) ?: "", "1") == 0);

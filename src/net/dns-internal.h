@@ -83,5 +83,7 @@ struct dns_resolver
  * then use 127.0.0.1; we answer SERVFAIL instead, as Docker does when it
  * has no upstream).  Returns how many. */
 int dns_read_resolv_conf (const char *path, struct dns_resolver *out, int max);
+/* An IPv4 or IPv6 address as a resolver on port 53; false if not one. */
+bool dns_resolver_from_text (const char *text, struct dns_resolver *out);
 
 #endif

@@ -299,7 +299,7 @@ bool dns_parse_reverse_name (const char *name, struct in_addr *out)
 
 /* ADDR as a resolver on port 53, numeric only (no lookups from here);
  * handles "fe80::1%eth0" too. */
-static bool resolver_from_text (const char *addr, struct dns_resolver *out)
+bool dns_resolver_from_text (const char *addr, struct dns_resolver *out)
 {
   struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_DGRAM };
   struct addrinfo *ai = NULL;
@@ -330,7 +330,7 @@ int dns_read_resolv_conf (const char *path, struct dns_resolver *out, int max)
       if (word == NULL || strcmp (word, "nameserver") != 0)
         continue;
       char *addr = strtok_r (NULL, " \t\r\n", &save);
-      if (addr && resolver_from_text (addr, &out[n]))
+      if (addr && dns_resolver_from_text (addr, &out[n]))
         n++;
     }
   return n;

@@ -81,7 +81,13 @@ struct sandbox
   int tcp_fd;          /* guarded by dns->lock, -1 once removed */
   bool removed;        /* guarded by dns->lock */
   struct watch udp_watch, tcp_watch;
+  /* Its own upstreams (docker run --dns on a user network), else none:
+   * the host's. Set before the sandbox is registered, then read only. */
+  struct dns_resolver resolvers[DNS_MAX_RESOLVERS];
+  int n_resolvers;
 };
+
+static const struct dns_resolver *upstreams (struct net_dns *dns, struct sandbox *sb, int *n);
 
 struct forward;
 
@@ -294,7 +300,8 @@ static void forward_fail (struct net_dns *dns, struct forward *f)
  * reached at all (the caller tries the next). */
 static int forward_open (struct net_dns *dns, struct forward *f)
 {
-  const struct dns_resolver *r = &dns->resolvers[f->resolver];
+  int n;
+  const struct dns_resolver *r = &upstreams (dns, f->sb, &n)[f->resolver];
   int type = f->tcp ? SOCK_STREAM : SOCK_DGRAM;
   cleanup_close int fd = socket (r->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
@@ -322,7 +329,9 @@ static int forward_open (struct net_dns *dns, struct forward *f)
 /* Try resolvers from f->resolver on; SERVFAIL when none is left. */
 static void forward_try (struct net_dns *dns, struct forward *f)
 {
-  for (; f->resolver < dns->n_resolvers; f->resolver++)
+  int n;
+  upstreams (dns, f->sb, &n);
+  for (; f->resolver < n; f->resolver++)
     if (forward_open (dns, f) == 0)
       return;
   forward_fail (dns, f);
@@ -338,7 +347,9 @@ static void forward_next (struct net_dns *dns, struct forward *f)
 static void forward_start (struct net_dns *dns, struct sandbox *sb, struct conn *conn,
                            const struct sockaddr_storage *peer, socklen_t peer_len, const uint8_t *query, size_t len)
 {
-  if (dns->n_resolvers == 0 || dns->n_forwards >= MAX_FORWARDS || len > DNS_TCP_MAX)
+  int n_upstreams;
+  upstreams (dns, sb, &n_upstreams);
+  if (n_upstreams == 0 || dns->n_forwards >= MAX_FORWARDS || len > DNS_TCP_MAX)
     {
       answer_servfail (dns, sb, conn, peer, peer_len, query, len);
       return;
@@ -939,7 +950,24 @@ static int register_sandbox_locked (struct net_dns *dns, struct sandbox *sb, ber
   return 0;
 }
 
+static const struct dns_resolver *upstreams (struct net_dns *dns, struct sandbox *sb, int *n)
+{
+  if (sb && sb->n_resolvers > 0)
+    {
+      *n = sb->n_resolvers;
+      return sb->resolvers;
+    }
+  *n = dns->n_resolvers;
+  return dns->resolvers;
+}
+
 int net_dns_add_sandbox (struct net_dns *dns, const char *key, const char *netns_path, berth_err *err)
+{
+  return net_dns_add_sandbox_upstreams (dns, key, netns_path, NULL, err);
+}
+
+int net_dns_add_sandbox_upstreams (struct net_dns *dns, const char *key, const char *netns_path,
+                                   const char *const *servers, berth_err *err)
 {
   /* A key already served is refused before its namespace is touched
    * (the sockets would clash there first, with a less helpful error);
@@ -959,6 +987,12 @@ int net_dns_add_sandbox (struct net_dns *dns, const char *key, const char *netns
     return berth_fail (err, ENOMEM, "dns: add sandbox %s", key);
   sb->udp_fd = udp;
   sb->tcp_fd = tcp;
+  for (size_t i = 0; servers && servers[i] && sb->n_resolvers < DNS_MAX_RESOLVERS; i++)
+    if (!dns_resolver_from_text (servers[i], &sb->resolvers[sb->n_resolvers++]))
+      {
+        free (sb->key);
+        return berth_fail (err, EINVAL, "dns: invalid upstream server \"%s\"", servers[i]);
+      }
   sb->udp_watch = (struct watch){ WATCH_UDP, sb };
   sb->tcp_watch = (struct watch){ WATCH_LISTEN, sb };
   pthread_mutex_lock (&dns->lock);

@@ -220,6 +220,11 @@ int net_dns_start (net_dns_lookup_fn lookup, net_dns_reverse_fn reverse, void *c
  * made inside it; queries from there are looked up with KEY (berthd: the
  * container id). */
 int net_dns_add_sandbox (struct net_dns *dns, const char *key, const char *netns_path, berth_err *err);
+/* The same, with the sandbox's own upstream servers (IP addresses,
+ * NULL-terminated; NULL or empty: the host's resolvers), as Docker's
+ * embedded DNS forwards to a container's --dns servers. */
+int net_dns_add_sandbox_upstreams (struct net_dns *dns, const char *key, const char *netns_path,
+                                   const char *const *servers, berth_err *err);
 void net_dns_remove_sandbox (struct net_dns *dns, const char *key);
 void net_dns_stop (struct net_dns *dns);
 /* For tests: read the resolvers from PATH instead of /etc/resolv.conf at
