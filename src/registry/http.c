@@ -417,6 +417,14 @@ static enum MHD_Result queue (struct reg_req *req)
     reply_error_status (req, 500, "UNKNOWN", "no reply");
   if (req->resp == NULL)
     return MHD_NO;
+  /* Release what the handler holds (an upload's lock) before the reply
+   * leaves: a client may send its next request on another connection as
+   * soon as it has read this one, before MHD reports completion. */
+  if (req->cleanup)
+    {
+      req->cleanup (req);
+      req->cleanup = NULL;
+    }
   MHD_add_response_header (req->resp, "Docker-Distribution-API-Version", "registry/2.0");
   enum MHD_Result r = MHD_queue_response (req->conn, req->status, req->resp);
   MHD_destroy_response (req->resp);

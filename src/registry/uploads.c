@@ -204,6 +204,9 @@ static void upload_req_cleanup (struct reg_req *req)
     }
   if (u->up)
     upload_release (req->reg, u->up, u->done);
+  /* any body still arriving is not this upload's any more */
+  req->hash = NULL;
+  req->body_mode = BODY_DISCARD;
   free (u->path);
   free (u);
   req->ctx = NULL;

@@ -193,7 +193,7 @@ test_docker_registry_peer() {
     # starts a session instead, berth takes it; so compare POST + PUT)
     req POST "http://$addr/v2/$n/blobs/uploads/"
     local loc; loc=$(hdr Location); loc=${loc#http://$addr}
-    req PUT "http://$addr$loc$(case $loc in *\?*) echo '&' ;; *) echo '?' ;; esac)digest=sha256:4444444444444444444444444444444444444444444444444444444444444444" --data-binary x
+    req PUT "http://$addr$loc$(case $loc in *\?*) echo '&' ;; *) echo '?' ;; esac)digest=sha256:4444444444444444444444444444444444444444444444444444444444444444" -H "Content-Type: application/octet-stream" --data-binary x
     codes+=("$HTTP_STATUS $(jq -r '.errors[0].code' <<<"$HTTP_BODY")")
     req GET "http://$addr/v2/$n/tags/list?n=1"
     codes+=("$HTTP_STATUS $(jq -c '.tags' <<<"$HTTP_BODY") $(hdr Link | sed 's/<[^?]*?/</')")
