@@ -28,6 +28,7 @@ endif
 # image store add archive, crypto and HTTP libraries.
 RUNTIME_PKGS := jansson libseccomp libcap
 DAEMON_PKGS := $(RUNTIME_PKGS) libarchive libcrypto libmicrohttpd libcurl libmnl libnftables ldns
+REGISTRY_PKGS := jansson libssl libcrypto libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(DAEMON_PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(RUNTIME_PKGS))
 DAEMON_LIBS := $(shell pkg-config --libs $(DAEMON_PKGS))
@@ -48,6 +49,7 @@ BERTHD_CLI_SRC := $(wildcard src/cli/berthd/*.c)
 BERTH_CLI_SRC := $(wildcard src/cli/berth/*.c)
 MONITOR_SRC := $(wildcard src/monitor/*.c)
 INIT_SRC := $(wildcard src/init/*.c)
+REGISTRY_SRC := $(wildcard src/registry/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 
@@ -66,7 +68,8 @@ IMAGE_LIB := $(BUILD)/libberth-image.a
 DAEMON_LIB := $(BUILD)/libberth-daemon.a
 NET_LIB := $(BUILD)/libberth-net.a
 BINS := $(BUILD)/berth-runtime $(if $(BERTHD_CLI_SRC),$(BUILD)/berthd) $(if $(BERTH_CLI_SRC),$(BUILD)/berth) \
-	$(if $(MONITOR_SRC),$(BUILD)/berth-monitor) $(if $(INIT_SRC),$(BUILD)/berth-init)
+	$(if $(MONITOR_SRC),$(BUILD)/berth-monitor) $(if $(INIT_SRC),$(BUILD)/berth-init) \
+	$(if $(REGISTRY_SRC),$(BUILD)/berth-registry)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Test helpers run inside containers, so they are static and unsanitized.
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRC))
@@ -104,6 +107,12 @@ $(NET_LIB): $(call obj,$(NET_SRC))
 $(BUILD)/berthd: $(call obj,$(BERTHD_CLI_SRC)) $(DAEMON_LIB) $(if $(NET_SRC),$(NET_LIB)) $(IMAGE_LIB) $(RUNTIME_LIB) $(COMMON_LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) -lpthread
+
+# The registry: HTTP (libmicrohttpd), TLS and hashing (OpenSSL), bcrypt
+# for htpasswd (libcrypt).
+$(BUILD)/berth-registry: $(call obj,$(REGISTRY_SRC)) $(COMMON_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(REGISTRY_PKGS)) -lcrypt -lpthread
 
 $(BUILD)/berth: $(call obj,$(BERTH_CLI_SRC)) $(COMMON_LIB)
 	@echo "  LD      $@"
@@ -146,6 +155,7 @@ install: all
 	$(if $(BERTH_CLI_SRC),install -D -m 0755 $(BUILD)/berth $(DESTDIR)$(PREFIX)/bin/berth)
 	$(if $(MONITOR_SRC),install -D -m 0755 $(BUILD)/berth-monitor $(DESTDIR)$(PREFIX)/bin/berth-monitor)
 	$(if $(INIT_SRC),install -D -m 0755 $(BUILD)/berth-init $(DESTDIR)$(PREFIX)/bin/berth-init)
+	$(if $(REGISTRY_SRC),install -D -m 0755 $(BUILD)/berth-registry $(DESTDIR)$(PREFIX)/bin/berth-registry)
 
 check: all
 	$(MAKE) SAN=1 all
