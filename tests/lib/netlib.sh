@@ -25,6 +25,11 @@
 #   ct_httpd NAME ARGS...  `docker run -d --name NAME ARGS... IMAGE`: busybox
 #                          httpd on port 80 serving "hello from NAME" at /;
 #                          waits until it answers inside; CT_ID
+#   nettools_image         busybox_image plus the static helper udplisten
+#                          at /udplisten (tests/helpers/udplisten.c: prints
+#                          each UDP datagram, answers "ack ..."; Debian's
+#                          busybox nc has no -u), once per suite; prints
+#                          its name
 #   ct_sleeper NAME ARGS...  a container that sleeps (to exec into); CT_ID
 #   ct_wget CT URL [SECS]  `docker exec CT timeout SECS wget -q -O - URL`
 #                          (default 5 s); OUT, RC
@@ -101,6 +106,26 @@ ct_httpd() {
     "mkdir -p /www && echo 'hello from $name' > /www/index.html && exec httpd -f -p 80 -h /www"
   wait_for 10 dk exec "$name" timeout 2 wget -q -O /dev/null http://127.0.0.1/ ||
     fail "httpd in $name does not answer inside the container: $(dk logs "$name" 2>&1 | tail -n 3)"
+}
+
+BT_NETTOOLS_IMAGE=bt-nettools:latest
+
+nettools_image() {
+  local tar=$SUITE_TMP/nettools-image.tar
+  need_helpers udplisten
+  (
+    flock 9
+    if [ ! -s "$tar" ]; then
+      mkdir -p "$SUITE_TMP/nettools-layer" &&
+        cp "$HELPERS_DIR/udplisten" "$SUITE_TMP/nettools-layer/udplisten" &&
+        mkimage -t "$BT_NETTOOLS_IMAGE" -l "$SUITE_TMP/nettools-layer" "$tar.part" >&2 &&
+        mv "$tar.part" "$tar"
+    fi
+  ) 9> "$SUITE_TMP/.nettools-image.lock" || fail "nettools_image: mkimage failed"
+  if ! dk image inspect "$BT_NETTOOLS_IMAGE" >/dev/null 2>&1; then
+    dk load -q -i "$tar" >&2 || fail "nettools_image: docker load failed"
+  fi
+  printf '%s' "$BT_NETTOOLS_IMAGE"
 }
 
 ct_sleeper() {
