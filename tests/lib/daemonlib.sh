@@ -51,9 +51,10 @@
 #   the daemon, then removes what is left: the default bridge, berthd's
 #   nftables table (and says so on stderr, since berthd should not have
 #   left veths on it).
-# The daemon's stdout+stderr go to $D/daemon.log. $D is a fresh
-# /tmp/bd.XXXXXX folder. The daemon is up when `docker version` answers
-# (DAEMON_START_TIMEOUT, default 20 s).
+# The daemon's stdout+stderr go to $D/daemon.log (log level
+# DAEMON_LOG_LEVEL, default debug; bench/network uses these functions
+# too). $D is a fresh /tmp/bd.XXXXXX folder. The daemon is up when
+# `docker version` answers (DAEMON_START_TIMEOUT, default 20 s).
 #
 # For the tests (exported): DOCKER_HOST=unix://..., DOCKER_CONFIG (a private
 # CLI config folder), DAEMON_DIR ($D), DAEMON_SOCK (socket path),
@@ -166,7 +167,7 @@ _dl_launch() {
       "${netopts[@]}" \
       --userland-proxy=false --storage-driver=vfs --exec-opt native.cgroupdriver=cgroupfs \
       --cgroup-parent "$(cat "$d/cgroup-parent")" "${extra[@]}" \
-      --log-level debug </dev/null >> "$d/daemon.log" 2>&1 &
+      --log-level "${DAEMON_LOG_LEVEL:-debug}" </dev/null >> "$d/daemon.log" 2>&1 &
     echo "$!" > "$d/daemon.bgpid"
     echo "unix://$d/docker.sock" > "$d/host"
   else
@@ -180,7 +181,7 @@ _dl_launch() {
       netopts=(--bip "$(net_env "$d" GATEWAY)/24" --bridge-name "$(net_env "$d" BRIDGE)")
     fi
     _dl_exec "$bin" --host "unix://$d/berth.sock" --data-root "$d/data" --exec-root "$d/exec" "${netopts[@]}" \
-      --log-level debug </dev/null >> "$d/daemon.log" 2>&1 &
+      --log-level "${DAEMON_LOG_LEVEL:-debug}" </dev/null >> "$d/daemon.log" 2>&1 &
     echo "$!" > "$d/daemon.bgpid"
     echo "unix://$d/berth.sock" > "$d/host"
   fi
