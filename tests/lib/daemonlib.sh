@@ -24,13 +24,42 @@
 #                   --exec-root $D/exec --log-level debug
 #                   If that binary does not exist, every test FAILs with
 #                   "berthd not built".
-# The daemon's stdout+stderr go to $D/daemon.log. $D is a fresh
-# /tmp/bd.XXXXXX folder. The daemon is up when `docker version` answers
-# (DAEMON_START_TIMEOUT, default 20 s).
+# Networking (DAEMON_NET=1, set by the suite before run_daemon_tests; the
+# berthd-network suite): the daemon gets a default bridge of its own, a
+# random name (bt + 6 hex, DAEMON_BRIDGE) with a random free /24
+# (10.230-239.x.0/24, in no route of the host: DAEMON_SUBNET, gateway
+# DAEMON_GATEWAY):
+#   dockerd   iptables, ip forwarding and masquerading on (the defaults),
+#             --userland-proxy=false kept; its default bridge is the
+#             bridge made here beforehand (--bridge NAME: dockerd takes
+#             the subnet from the bridge's address; its own docker0
+#             would collide with any other dockerd on the host). Only one
+#             dockerd with iptables may run on a host at a time (each one
+#             flushes the DOCKER chains at start): the suite waits for the
+#             host-wide lock $BERTH_DOCKERD_NET_LOCK; a second networking
+#             dockerd inside a test (daemon_start -n) runs with
+#             --iptables=false for that reason. daemon_stop removes what
+#             dockerd added to iptables (the rules and chains that were not
+#             there before it started) and the bridge.
+#   berthd    --bip GATEWAY/24 --bridge-name NAME (the contract with berthd:
+#             dockerd's "bip" flag/key, and berthd's own "bridge-name"
+#             naming its default bridge, default berth0). Its nftables
+#             table is "ip berth" for berth0, else "ip berth-NAME"
+#             (DAEMON_NFT_TABLE).
+#   daemon_stop of a networking daemon first removes every container
+#   (docker rm -f) and unused network (docker network prune), then stops
+#   the daemon, then removes what is left: the default bridge, berthd's
+#   nftables table (and says so on stderr, since berthd should not have
+#   left veths on it).
+# The daemon's stdout+stderr go to $D/daemon.log (log level
+# DAEMON_LOG_LEVEL, default debug; bench/network uses these functions
+# too). $D is a fresh /tmp/bd.XXXXXX folder. The daemon is up when
+# `docker version` answers (DAEMON_START_TIMEOUT, default 20 s).
 #
 # For the tests (exported): DOCKER_HOST=unix://..., DOCKER_CONFIG (a private
 # CLI config folder), DAEMON_DIR ($D), DAEMON_SOCK (socket path),
-# DAEMON_LOG, DAEMON_PID, DAEMON_KIND (dockerd|berthd).
+# DAEMON_LOG, DAEMON_PID, DAEMON_KIND (dockerd|berthd); with DAEMON_NET=1
+# also DAEMON_BRIDGE, DAEMON_SUBNET, DAEMON_GATEWAY, DAEMON_NFT_TABLE.
 # Each test is wrapped: it FAILs at once if the daemon could not be started
 # or has died; it FAILs if the daemon dies during the test, or (berthd)
 # if a sanitizer report appears in the daemon log during the test; a failing
@@ -48,12 +77,14 @@
 #                         matched case-insensitively)
 #   assert_daemon_answers  GET /_ping still answers 200 "OK"
 #   image_ids             `docker images -qa --no-trunc`, sorted, unique
-#   daemon_start [-r] DIR / daemon_stop DIR   another private daemon (e.g.
+#   daemon_start [-r] [-n] DIR / daemon_stop DIR   another private daemon (e.g.
 #                         a fresh data root inside a test): daemon_start sets
 #                         DAEMON2_HOST (unix://...); call `defer "daemon_stop
 #                         'DIR'"` right after. daemon_start_wait DIR waits
 #                         for its API. -r: containers outlive the daemon
 #                         (dockerd: --live-restore; berthd: always so).
+#                         -n: with networking (as DAEMON_NET=1; its bridge,
+#                         subnet and table in DIR/net.env: net_env DIR).
 #                         daemon_stop also kills what the daemon left
 #                         running (containerd, shims, monitors, containers).
 #   daemon_kill DIR [SIG] / daemon_relaunch DIR / daemon_restart DIR [SIG]
@@ -99,6 +130,13 @@ dk() {
 
 # ---------------------------------------------------------------- daemons
 
+# _dl_exec CMD...: exec CMD (run in the background: $! is CMD's pid)
+# without the suite's lock file descriptor, which a daemon that outlives
+# the suite must not keep holding
+_dl_exec() {
+  if [ -n "${_DL_NET_LOCK_FD:-}" ]; then exec "$@" {_DL_NET_LOCK_FD}>&-; else exec "$@"; fi
+}
+
 # _dl_launch DIR: starts the daemon in the background; DIR/daemon.bgpid
 _dl_launch() {
   local d=$1 kind bin
@@ -118,13 +156,18 @@ _dl_launch() {
     # containers under a cgroup parent of their own (named after $d), so
     # that daemon_stop can kill and remove exactly this daemon's leftovers
     echo "/$(basename "$d")" > "$d/cgroup-parent"
-    local -a extra=()
+    local -a extra=() netopts=(--bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false)
     [ ! -f "$d/live-restore" ] || extra+=(--live-restore)
-    TMPDIR=$d/tmp "$bin" --host "unix://$d/docker.sock" --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/pid" \
-      --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+    if [ -f "$d/net.env" ]; then
+      _dl_net_bridge_ensure "$d" || { echo "cannot make the bridge $(net_env "$d" BRIDGE)" > "$d/start-error"; return 1; }
+      netopts=(--bridge "$(net_env "$d" BRIDGE)" --ip6tables=false)
+      [ "$(net_env "$d" IPTABLES)" = 1 ] || netopts+=(--iptables=false)
+    fi
+    TMPDIR=$d/tmp _dl_exec "$bin" --host "unix://$d/docker.sock" --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/pid" \
+      "${netopts[@]}" \
       --userland-proxy=false --storage-driver=vfs --exec-opt native.cgroupdriver=cgroupfs \
       --cgroup-parent "$(cat "$d/cgroup-parent")" "${extra[@]}" \
-      --log-level debug </dev/null >> "$d/daemon.log" 2>&1 &
+      --log-level "${DAEMON_LOG_LEVEL:-debug}" </dev/null >> "$d/daemon.log" 2>&1 &
     echo "$!" > "$d/daemon.bgpid"
     echo "unix://$d/docker.sock" > "$d/host"
   else
@@ -133,8 +176,12 @@ _dl_launch() {
       echo "berthd not built: $bin does not exist (run make; or DAEMON=dockerd to validate the tests)" > "$d/start-error"
       return 1
     fi
-    "$bin" --host "unix://$d/berth.sock" --data-root "$d/data" --exec-root "$d/exec" \
-      --log-level debug </dev/null >> "$d/daemon.log" 2>&1 &
+    local -a netopts=()
+    if [ -f "$d/net.env" ]; then
+      netopts=(--bip "$(net_env "$d" GATEWAY)/24" --bridge-name "$(net_env "$d" BRIDGE)")
+    fi
+    _dl_exec "$bin" --host "unix://$d/berth.sock" --data-root "$d/data" --exec-root "$d/exec" "${netopts[@]}" \
+      --log-level "${DAEMON_LOG_LEVEL:-debug}" </dev/null >> "$d/daemon.log" 2>&1 &
     echo "$!" > "$d/daemon.bgpid"
     echo "unix://$d/berth.sock" > "$d/host"
   fi
@@ -169,8 +216,19 @@ daemon_start_wait() {
 # -r: its containers outlive the daemon (dockerd: --live-restore, remembered
 # for daemon_restart; berthd always works that way).
 daemon_start() {
-  if [ "$1" = -r ]; then shift; mkdir -p "$1" && touch "$1/live-restore"; fi
+  local live=0 net=0
+  while :; do
+    case $1 in -r) live=1; shift ;; -n) net=1; shift ;; *) break ;; esac
+  done
   local d=$1
+  mkdir -p "$d" || fail "cannot create $d"
+  [ $live = 0 ] || touch "$d/live-restore"
+  if [ $net = 1 ]; then
+    # a second dockerd with iptables would flush the suite dockerd's chains
+    local ipt=1
+    [ ! -f "${DAEMON_DIR:-/nonexistent}/net.env" ] || ipt=0
+    _dl_net_setup "$d" "$ipt" || fail "cannot set up networking for the daemon of $d"
+  fi
   if ! _dl_launch "$d" || ! daemon_start_wait "$d"; then
     _dl_print_log "$d/daemon.log" 0 40
     fail "$(cat "$d/start-error" 2>/dev/null || echo "daemon did not start")"
@@ -282,6 +340,10 @@ daemon_stop() {
   local d=$1 pid i p m
   [ -n "$d" ] && [ -d "$d" ] || return 0
   pid=$(cat "$d/daemon.bgpid" 2>/dev/null)
+  if _dl_alive "$pid" && [ -f "$d/net.env" ]; then
+    # through the daemon first: it undoes its veths, rules and bridges
+    _dl_net_remove_all "$d"
+  fi
   if _dl_alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null
     for i in $(seq 1 150); do _dl_alive "$pid" || break; sleep 0.1; done
@@ -305,7 +367,152 @@ daemon_stop() {
       esac
     done < "$d/host-leftovers"
   fi
+  [ ! -f "$d/net.env" ] || _dl_net_host_cleanup "$d"
   rm -rf --one-file-system "$d" 2>/dev/null || { sleep 0.5; rm -rf --one-file-system "$d" 2>/dev/null; }
+  return 0
+}
+
+# ------------------------------------------------------------ networking
+
+BERTH_DOCKERD_NET_LOCK=${BERTH_DOCKERD_NET_LOCK:-/tmp/.berth-dockerd-net.lock}
+
+# net_env DIR KEY: a value of DIR/net.env (BRIDGE, SUBNET, GATEWAY,
+# NFT_TABLE, IPTABLES) of a networking daemon
+net_env() { sed -n "s/^$2=//p" "$1/net.env" 2>/dev/null; }
+
+# net_free_prefix24: the first three octets ("10.234.17") of a random /24 in
+# 10.230.0.0/16 .. 10.239.0.0/16 that no route of the host overlaps (a
+# default route aside) and that no other caller took (a claim file in
+# /tmp: suites running side by side draw from the same range)
+net_free_prefix24() {
+  local i p claim
+  for i in $(seq 1 200); do
+    p=10.$((230 + RANDOM % 10)).$((RANDOM % 256))
+    [ -z "$(ip -4 route show root "$p.0/24" 2>/dev/null)" ] || continue
+    [ -z "$(ip -4 route show match "$p.0/24" 2>/dev/null | grep -v '^default')" ] || continue
+    claim=/tmp/.berth-net-claim.$p
+    # a claim older than 3 hours is stale (its suite did not clean up)
+    find "$claim" -maxdepth 0 -mmin +180 -delete 2>/dev/null
+    ( set -o noclobber; echo $$ > "$claim" ) 2>/dev/null || continue
+    printf '%s' "$p"
+    return 0
+  done
+  return 1
+}
+# net_release_prefix24 PREFIX: gives a claimed /24 back
+net_release_prefix24() { [ -n "$1" ] && rm -f "/tmp/.berth-net-claim.$1"; }
+
+# _dl_net_setup DIR IPTABLES(1|0): chooses the bridge name and subnet of a
+# networking daemon (DIR/net.env); for dockerd with iptables, remembers the
+# host's iptables and ip_forward to undo dockerd's changes afterwards
+_dl_net_setup() {
+  local d=$1 ipt=$2 p br
+  p=$(net_free_prefix24) || { echo "no free /24 in 10.230-239.x.0" > "$d/start-error"; return 1; }
+  br=bt$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+  {
+    echo "BRIDGE=$br"
+    echo "PREFIX=$p"
+    echo "SUBNET=$p.0/24"
+    echo "GATEWAY=$p.1"
+    if [ "$br" = berth0 ]; then echo "NFT_TABLE=berth"; else echo "NFT_TABLE=berth-$br"; fi
+    echo "IPTABLES=$ipt"
+  } > "$d/net.env"
+  if [ "$(daemon_kind)" = dockerd ] && [ "$ipt" = 1 ]; then
+    iptables-save -t filter > "$d/iptables.filter.before" 2>/dev/null
+    iptables-save -t nat > "$d/iptables.nat.before" 2>/dev/null
+    cat /proc/sys/net/ipv4/ip_forward > "$d/ip_forward.before" 2>/dev/null
+  fi
+  return 0
+}
+
+# _dl_net_suite_setup: DAEMON_NET=1 for the suite's daemon: a networking
+# dockerd first waits (10 min at most) for the host-wide lock
+_dl_net_suite_setup() {
+  if is_dockerd; then
+    exec {_DL_NET_LOCK_FD}>>"$BERTH_DOCKERD_NET_LOCK"
+    if ! flock -w 600 "$_DL_NET_LOCK_FD"; then
+      DAEMON_START_ERROR="another networking dockerd held $BERTH_DOCKERD_NET_LOCK for 10 minutes"
+      return 1
+    fi
+  fi
+  if ! _dl_net_setup "$DAEMON_DIR" 1; then
+    DAEMON_START_ERROR=$(cat "$DAEMON_DIR/start-error" 2>/dev/null)
+    return 1
+  fi
+}
+
+# _dl_net_bridge_ensure DIR: dockerd's default bridge, made here with the
+# gateway address (dockerd's --bridge takes an existing bridge)
+_dl_net_bridge_ensure() {
+  local d=$1 br gw
+  br=$(net_env "$d" BRIDGE); gw=$(net_env "$d" GATEWAY)
+  if ! ip link show dev "$br" >/dev/null 2>&1; then
+    ip link add name "$br" type bridge || return 1
+    touch "$d/bridge-made"
+  fi
+  ip -4 addr show dev "$br" | grep -qF " $gw/24 " || ip addr add "$gw/24" dev "$br" || return 1
+  ip link set dev "$br" up
+}
+
+# _dl_net_remove_all DIR: every container and unused network of the
+# daemon, through its API
+_dl_net_remove_all() {
+  local d=$1 host ids
+  host=$(cat "$d/host" 2>/dev/null) || return 0
+  ids=$(DOCKER_HOST=$host DOCKER_CONFIG=$d/cli timeout -k 2 30 "$DOCKER_BIN" ps -aq 2>/dev/null)
+  # shellcheck disable=SC2086
+  [ -z "$ids" ] || DOCKER_HOST=$host DOCKER_CONFIG=$d/cli timeout -k 5 120 "$DOCKER_BIN" rm -f $ids >/dev/null 2>&1
+  DOCKER_HOST=$host DOCKER_CONFIG=$d/cli timeout -k 5 60 "$DOCKER_BIN" network prune -f >/dev/null 2>&1
+}
+
+# bridge_ports BRIDGE: the links attached to BRIDGE on the host (veths)
+bridge_ports() { ip -o link show master "$1" 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'; }
+
+# _dl_net_host_cleanup DIR: after the daemon has stopped: its default
+# bridge, berthd's nftables table, dockerd's iptables rules and chains
+_dl_net_host_cleanup() {
+  local d=$1 br table ports t line chain
+  br=$(net_env "$d" BRIDGE); table=$(net_env "$d" NFT_TABLE)
+  if [ "$(daemon_kind)" = berthd ]; then
+    ports=$(bridge_ports "$br" | tr '\n' ' ')
+    # (berthd may keep its bridge and table when it stops, as dockerd
+    # keeps docker0; veths are another matter: every container is gone)
+    [ -z "$ports" ] || echo "# daemon_stop: berthd left veths on its bridge $br: $ports" >&2
+    nft delete table ip "$table" 2>/dev/null
+  elif [ "$(net_env "$d" IPTABLES)" = 1 ]; then
+    # what dockerd added: rules of the built-in chains that were not there
+    # before, then its own chains (flushed, then deleted)
+    for t in filter nat; do
+      [ -f "$d/iptables.$t.before" ] || continue
+      iptables-save -t "$t" 2>/dev/null | grep '^-A ' | grep -vxF -f <(grep '^-A ' "$d/iptables.$t.before") |
+        while IFS= read -r line; do
+          chain=${line#-A }; chain=${chain%% *}
+          grep -q "^:$chain " "$d/iptables.$t.before" || continue   # in a chain of dockerd's: flushed below
+          printf '*%s\n-D %s\nCOMMIT\n' "$t" "${line#-A }" | iptables-restore --noflush 2>/dev/null
+        done
+      for chain in $(iptables-save -t "$t" 2>/dev/null | sed -n 's/^:\([^ ]*\) - .*/\1/p'); do
+        grep -q "^:$chain " "$d/iptables.$t.before" && continue
+        iptables -t "$t" -F "$chain" 2>/dev/null
+      done
+      for chain in $(iptables-save -t "$t" 2>/dev/null | sed -n 's/^:\([^ ]*\) - .*/\1/p'); do
+        grep -q "^:$chain " "$d/iptables.$t.before" && continue
+        iptables -t "$t" -X "$chain" 2>/dev/null
+      done
+      # dockerd sets FORWARD to DROP when it turns ip forwarding on
+      if [ "$t" = filter ] && grep -q '^:FORWARD ACCEPT' "$d/iptables.filter.before" &&
+         iptables-save -t filter 2>/dev/null | grep -q '^:FORWARD DROP'; then
+        iptables -P FORWARD ACCEPT
+      fi
+    done
+  fi
+  if [ -f "$d/bridge-made" ] || [ "$(daemon_kind)" = berthd ]; then
+    ip link delete "$br" 2>/dev/null
+  fi
+  # ip forwarding back off if it was, unless other bridges need it now
+  if [ "$(cat "$d/ip_forward.before" 2>/dev/null)" = 0 ] && [ -z "$(ip -o link show type bridge 2>/dev/null)" ]; then
+    echo 0 > /proc/sys/net/ipv4/ip_forward
+  fi
+  net_release_prefix24 "$(net_env "$d" PREFIX)"
   return 0
 }
 
@@ -328,11 +535,20 @@ start_daemon() {
   trap 'stop_daemon' EXIT
   # (killed through a closed output pipe: still clean up)
   trap 'stop_daemon; exit 141' PIPE
-  if _dl_launch "$DAEMON_DIR" && daemon_start_wait "$DAEMON_DIR"; then
+  if [ "${DAEMON_NET:-0}" = 1 ] && ! _dl_net_suite_setup; then
+    : # DAEMON_START_ERROR set: every test fails with it
+  elif _dl_launch "$DAEMON_DIR" && daemon_start_wait "$DAEMON_DIR"; then
     DAEMON_PID=$(cat "$DAEMON_DIR/daemon.bgpid")
   else
     DAEMON_START_ERROR=$(cat "$DAEMON_DIR/start-error" 2>/dev/null || echo "daemon did not start")
     DAEMON_PID=$(cat "$DAEMON_DIR/daemon.bgpid" 2>/dev/null)
+  fi
+  if [ -f "$DAEMON_DIR/net.env" ]; then
+    DAEMON_BRIDGE=$(net_env "$DAEMON_DIR" BRIDGE)
+    DAEMON_SUBNET=$(net_env "$DAEMON_DIR" SUBNET)
+    DAEMON_GATEWAY=$(net_env "$DAEMON_DIR" GATEWAY)
+    DAEMON_NFT_TABLE=$(net_env "$DAEMON_DIR" NFT_TABLE)
+    export DAEMON_BRIDGE DAEMON_SUBNET DAEMON_GATEWAY DAEMON_NFT_TABLE
   fi
   local host
   host=$(cat "$DAEMON_DIR/host" 2>/dev/null || echo "unix://$DAEMON_DIR/none.sock")
@@ -347,6 +563,7 @@ stop_daemon() {
   [ -n "${DAEMON_DIR:-}" ] || return 0
   daemon_stop "$DAEMON_DIR"
   DAEMON_DIR=""
+  if [ -n "${_DL_NET_LOCK_FD:-}" ]; then exec {_DL_NET_LOCK_FD}>&-; _DL_NET_LOCK_FD=""; fi
 }
 
 # the wrapper around every test of the suite
