@@ -176,7 +176,8 @@ _dl_launch() {
       echo "berthd not built: $bin does not exist (run make; or DAEMON=dockerd to validate the tests)" > "$d/start-error"
       return 1
     fi
-    local -a netopts=()
+    # without networking, no default bridge: as dockerd's --bridge=none above
+    local -a netopts=(--bridge none)
     if [ -f "$d/net.env" ]; then
       netopts=(--bip "$(net_env "$d" GATEWAY)/24" --bridge-name "$(net_env "$d" BRIDGE)")
     fi
