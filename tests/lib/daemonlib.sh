@@ -21,7 +21,7 @@
 #   anything else   berthd: $BERTHD, default "$(dirname "$RUNTIME")/berthd"
 #                   (build/berthd or build/asan/berthd under tests/run):
 #                   berthd --host unix://$D/berth.sock --data-root $D/data
-#                   --exec-root $D/exec --log-level debug
+#                   --exec-root $D/exec --bridge none --log-level debug
 #                   If that binary does not exist, every test FAILs with
 #                   "berthd not built".
 # Networking (DAEMON_NET=1, set by the suite before run_daemon_tests; the
