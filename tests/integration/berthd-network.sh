@@ -23,6 +23,7 @@
 # Runs against berthd (default) or, to validate the tests, Debian's dockerd:
 #   DAEMON=dockerd tests/run integration 'berthd-network*'
 : "${TEST_TIMEOUT:=90}"
+# shellcheck disable=SC2034 # (read by daemonlib.sh's start_daemon)
 DAEMON_NET=1
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$(dirname "$0")/../lib/daemonlib.sh"
@@ -769,7 +770,8 @@ test_daemon_restart_finds_and_cleans_networks() {
   export DOCKER_HOST=$DAEMON2_HOST DOCKER_CONFIG=$d/cli
   br=$(net_env "$d" BRIDGE); table=$(net_env "$d" NFT_TABLE)
   n=$(net_name); p=$(net_prefix)
-  local nbr=bn$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+  local nbr
+  nbr=bn$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
   net_create "$n" --subnet "$p.0/24" -o "com.docker.network.bridge.name=$nbr"
   s=$(ct_name s); c=$(ct_name c)
   port=$(free_port)

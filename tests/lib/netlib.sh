@@ -141,9 +141,9 @@ ct_wget() { cap dk exec "$1" timeout "${3:-5}" wget -q -O - "$2"; }
 http_get() { cap curl -sS --noproxy '*' --max-time "${2:-5}" "$1"; }
 
 free_port() {
-  local proto=${1:-tcp} p i flag=-ltn
+  local proto=${1:-tcp} p flag=-ltn
   [ "$proto" = udp ] && flag=-lun
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     p=$((20000 + RANDOM % 20000))
     ss -H "$flag" "sport = :$p" 2>/dev/null | grep -q . && continue
     printf '%s' "$p"
