@@ -52,15 +52,22 @@ void api_network_delete (struct request *req, struct reply *rep)
   reply_text (rep, 204, NULL, "");
 }
 
+/* The "Container" of a connect or disconnect body; NULL after a 400. */
+static const char *body_container (json_t *body, struct reply *rep)
+{
+  const char *container = json_string_value (json_object_get (body, "Container"));
+  if (container == NULL || *container == '\0')
+    reply_error (rep, 400, "no container given (Container)");
+  return container && *container ? container : NULL;
+}
+
 void api_network_connect (struct request *req, struct reply *rep)
 {
   cleanup_json json_t *body = request_json (req, rep);
   berth_err err = NULL;
-  if (body == NULL)
+  const char *container = body ? body_container (body, rep) : NULL;
+  if (container == NULL)
     return;
-  const char *container = json_string_value (json_object_get (body, "Container"));
-  if (container == NULL || *container == '\0')
-    return reply_error (rep, 400, "no container given (Container)");
   if (network_connect (req->daemon, req->params[0], container, json_object_get (body, "EndpointConfig"), &err) < 0)
     return reply_berth_error (rep, &err);
   reply_text (rep, 200, NULL, "");
@@ -70,11 +77,9 @@ void api_network_disconnect (struct request *req, struct reply *rep)
 {
   cleanup_json json_t *body = request_json (req, rep);
   berth_err err = NULL;
-  if (body == NULL)
+  const char *container = body ? body_container (body, rep) : NULL;
+  if (container == NULL)
     return;
-  const char *container = json_string_value (json_object_get (body, "Container"));
-  if (container == NULL || *container == '\0')
-    return reply_error (rep, 400, "no container given (Container)");
   if (network_disconnect (req->daemon, req->params[0], container, json_is_true (json_object_get (body, "Force")), &err)
       < 0)
     return reply_berth_error (rep, &err);
