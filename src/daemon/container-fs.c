@@ -159,7 +159,7 @@ char *container_runtime_root (struct berthd *d, const char *name)
  * never blocks on a full pipe. */
 #define CAPTURE_MAX (16 << 20)
 
-static char *slurp (int fd)
+char *berthd_read_to_end (int fd, size_t max)
 {
   size_t len = 0, cap = 4096;
   char *buf = malloc (cap);
@@ -167,7 +167,7 @@ static char *slurp (int fd)
     return NULL;
   for (;;)
     {
-      if (len + 1 >= cap && cap < CAPTURE_MAX)
+      if (len + 1 >= cap && cap < max)
         {
           char *nb = realloc (buf, cap * 2);
           if (nb == NULL)
@@ -208,7 +208,7 @@ int berthd_spawn_capture (const char *const *argv, int stderr_fd, char **output)
       close (p[0]);
       return -r;
     }
-  char *out = slurp (p[0]);
+  char *out = berthd_read_to_end (p[0], CAPTURE_MAX);
   close (p[0]);
   int status;
   while (waitpid (pid, &status, 0) < 0)

@@ -65,16 +65,6 @@ void container_event (struct berthd *d, struct container *c, const char *action,
 
 /* ---- create ---- */
 
-static int new_id (char id[65])
-{
-  unsigned char raw[32];
-  if (getentropy (raw, sizeof raw) < 0)
-    return -errno;
-  for (size_t i = 0; i < sizeof raw; i++)
-    snprintf (id + 2 * i, 3, "%02x", raw[i]);
-  return 0;
-}
-
 static int lookup_image (struct berthd *d, const char *name, struct image_info **info, berth_err *err)
 {
   if (name == NULL || *name == '\0')
@@ -143,7 +133,7 @@ int container_create (struct berthd *d, json_t *body, const char *name, char **i
   if (host_config_normalize (json_object_get (body, "HostConfig"), &hc, err) < 0
       || check_runtime (d, hc, &runtime, err) < 0
       || network_container_prepare (d, hc, json_object_get (body, "NetworkingConfig"), &net_settings, err) < 0
-      || new_id (cid) < 0)
+      || berthd_new_id (cid) < 0)
     {
       image_info_free (info);
       return -EINVAL;

@@ -280,6 +280,16 @@ void berthd_close (struct berthd *d)
   berthd_config_free (&d->cfg);
 }
 
+int berthd_new_id (char id[65])
+{
+  unsigned char raw[32];
+  if (getentropy (raw, sizeof raw) < 0)
+    return -errno;
+  for (size_t i = 0; i < sizeof raw; i++)
+    snprintf (id + 2 * i, 3, "%02x", raw[i]);
+  return 0;
+}
+
 int berthd_temp_file (struct berthd *d)
 {
   return open (d->tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

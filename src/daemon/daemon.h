@@ -71,6 +71,15 @@ int berthd_open (struct berthd *d, berth_err *err);
 void berthd_begin_shutdown (struct berthd *d);
 void berthd_close (struct berthd *d);
 
+/* A random 64-hex id (containers, networks, endpoints); -errno when the
+ * kernel gives no entropy. */
+int berthd_new_id (char id[65]);
+
+/* Everything FD gives until EOF, NUL-terminated, kept up to MAX bytes (the
+ * rest is read and dropped, so a writer never blocks); NULL without
+ * memory (container-fs.c). */
+char *berthd_read_to_end (int fd, size_t max);
+
 /* An unlinked, close-on-exec temp file under the data root; -1 on error. */
 int berthd_temp_file (struct berthd *d);
 

@@ -104,33 +104,6 @@ int image_worker_main (int argc, char **argv)
 
 /* ---- berthd's side ---- */
 
-static char *read_result (int fd)
-{
-  size_t len = 0, cap = 4096;
-  char *buf = malloc (cap);
-  while (buf)
-    {
-      if (len + 1 >= cap)
-        {
-          char *bigger = cap < RESULT_MAX ? realloc (buf, cap *= 2) : NULL;
-          if (bigger == NULL)
-            break;
-          buf = bigger;
-        }
-      ssize_t n = read (fd, buf + len, cap - len - 1);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          buf[len] = '\0';
-          return buf;
-        }
-      len += (size_t) n;
-    }
-  free (buf);
-  return NULL;
-}
-
 static int spawn_worker (const char *const *argv, int in_fd, int out_fd, int result_fd, pid_t *pid)
 {
   posix_spawn_file_actions_t fa;
@@ -168,7 +141,7 @@ static int call_worker (struct berthd *d, const char *op, json_t *args, int in_f
   cleanup_close int rfd = p[0];
   if (r < 0)
     return berth_fail (err, -r, "start the image worker");
-  cleanup_free char *text = read_result (rfd);
+  cleanup_free char *text = berthd_read_to_end (rfd, RESULT_MAX);
   int status;
   while (waitpid (pid, &status, 0) < 0)
     if (errno != EINTR)

@@ -199,8 +199,8 @@ void network_sandboxes_free (struct networks *ns)
   for (struct sandbox *sb = ns->sandboxes, *next; sb; sb = next)
     {
       next = sb->next;
-      /* Keep the port reservations' effect? No: the sockets close with
-       * berthd anyway; a restarted berthd binds them again (adopt). */
+      /* Only berthd's memory: the namespaces and rules stay for the live
+       * containers, and a restarted berthd binds their ports again. */
       sandbox_free (sb);
     }
   ns->sandboxes = NULL;
@@ -298,6 +298,8 @@ static int endpoint_up (struct berthd *d, struct container *c, struct sandbox *s
   cleanup_free struct live_endpoint *e = calloc (1, sizeof *e);
   if (e == NULL)
     return berth_fail (err, ENOMEM, "endpoint");
+  if (berthd_new_id (e->endpoint_id) < 0)
+    return berth_fail_errno (err, "endpoint id");
   pthread_mutex_lock (&ns->lock);
   const char *nid = berth_json_str (entry, "NetworkID");
   struct network *n = nid ? network_by_id_locked (ns, nid) : NULL;
@@ -316,7 +318,6 @@ static int endpoint_up (struct berthd *d, struct container *c, struct sandbox *s
   if (r < 0)
     return berth_error_prefix (err, "network %s", name);
   snprintf (e->network_id, sizeof e->network_id, "%s", copy.id);
-  network_random_id (e->endpoint_id);
   host_ifname_of (e->endpoint_id, e->host_ifname);
   e->names = endpoint_names (c, entry);
   char ct_ifname[16];
@@ -672,7 +673,7 @@ void network_container_down (struct berthd *d, struct container *c)
 
 /* ---- adopt after a daemon restart ---- */
 
-static int adopt_endpoint (struct berthd *d, struct container *c, struct sandbox *sb, const char *name, json_t *entry)
+static int adopt_endpoint (struct berthd *d, struct container *c, struct sandbox *sb, json_t *entry)
 {
   struct networks *ns = d->networks;
   const char *ip = berth_json_str (entry, "IPAddress"), *eid = berth_json_str (entry, "EndpointID");
@@ -698,7 +699,6 @@ static int adopt_endpoint (struct berthd *d, struct container *c, struct sandbox
   e->next = sb->endpoints;
   sb->endpoints = e;
   pthread_mutex_unlock (&ns->lock);
-  (void) name;
   return 0;
 }
 
@@ -767,7 +767,7 @@ void network_container_adopt (struct berthd *d, struct container *c)
   const char *name;
   json_t *entry;
   json_object_foreach (json_object_get (c->net_settings, "Networks"), name, entry)
-    adopt_endpoint (d, c, sb, name, entry);
+    adopt_endpoint (d, c, sb, entry);
   adopt_ports (d, c, sb);
   pthread_mutex_lock (&ns->lock);
   sb->next = ns->sandboxes;
@@ -938,7 +938,6 @@ int network_disconnect (struct berthd *d, const char *net, const char *container
   if (r == 0)
     network_event_container (d, nid, name, "disconnect", c->id);
   container_put (d->containers, c);
-  (void) force;
   return r;
 }
 

@@ -90,6 +90,5 @@ void network_event (struct berthd *d, const char *id, const char *name, const ch
 void network_event_container (struct berthd *d, const char *id, const char *name, const char *action,
                               const char *container_id);
 json_t *network_to_json (struct network *n);
-void network_random_id (char out[65]);
 
 #endif

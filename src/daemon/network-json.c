@@ -33,8 +33,8 @@ static json_t *ipam_json (struct network *n)
 }
 
 /* Containers: {id: {Name, EndpointID, MacAddress, IPv4Address, IPv6Address}}
- * for the live endpoints on N. */
-static json_t *containers_json (struct networks *ns, struct network *n)
+ * for the live endpoints on the network NAME. */
+static json_t *containers_json (struct networks *ns, const char *name)
 {
   json_t *out = json_object ();
   size_t count = 0;
@@ -42,7 +42,7 @@ static json_t *containers_json (struct networks *ns, struct network *n)
   containers_lock (ns->d->containers);
   for (size_t i = 0; i < count; i++)
     {
-      json_t *entry = json_object_get (json_object_get (all[i]->net_settings, "Networks"), n->name);
+      json_t *entry = json_object_get (json_object_get (all[i]->net_settings, "Networks"), name);
       const char *ip = berth_json_str (entry, "IPAddress");
       if (entry == NULL || ip == NULL || *ip == '\0')
         continue;
@@ -82,8 +82,7 @@ int network_inspect (struct berthd *d, const char *name_or_id, json_t **out, ber
     return n ? berth_fail (err, ENOMEM, "network") : -ENOENT;
   /* The containers come from the containers' side, outside our lock: the
    * container code nests the networks lock inside the containers lock. */
-  struct network shadow = { .name = (char *) berth_json_str (j, "Name") };
-  json_object_set_new (j, "Containers", containers_json (ns, &shadow));
+  json_object_set_new (j, "Containers", containers_json (ns, berth_json_str (j, "Name")));
   *out = j;
   return 0;
 }

@@ -37,16 +37,6 @@ static void network_free (struct network *n)
   free (n);
 }
 
-void network_random_id (char out[65])
-{
-  unsigned char raw[32] = { 0 };
-  if (getentropy (raw, sizeof raw) < 0)
-    for (size_t i = 0; i < sizeof raw; i++)
-      raw[i] = (unsigned char) (rand () & 0xff);
-  for (size_t i = 0; i < sizeof raw; i++)
-    snprintf (out + 2 * i, 3, "%02x", raw[i]);
-}
-
 /* ---- lookups ---- */
 
 struct network *network_by_id_locked (struct networks *ns, const char *id)
@@ -245,9 +235,11 @@ static void network_detach_from_list (struct networks *ns, struct network *n)
 static struct network *builtin_new (const char *name, enum network_driver driver)
 {
   struct network *n = calloc (1, sizeof *n);
-  if (n == NULL)
-    return NULL;
-  network_random_id (n->id);
+  if (n == NULL || berthd_new_id (n->id) < 0)
+    {
+      free (n);
+      return NULL;
+    }
   n->name = strdup (name);
   n->driver = driver;
   n->builtin = true;
@@ -522,7 +514,8 @@ static int parse_create_body (struct networks *ns, json_t *body, struct network 
   n->internal = berth_json_bool (body, "Internal", false);
   n->attachable = berth_json_bool (body, "Attachable", false);
   n->created = berth_rfc3339_now ();
-  network_random_id (n->id);
+  if (berthd_new_id (n->id) < 0)
+    return berth_fail_errno (err, "network id");
   const char *bridge = berth_json_str (n->options, BRIDGE_NAME_OPT);
   if (bridge && !valid_bridge_name (bridge))
     return berth_fail_as (err, EINVAL, "invalid bridge name %s", bridge);
