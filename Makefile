@@ -43,13 +43,15 @@ COMMON_SRC := $(wildcard src/common/*.c)
 RUNTIME_SRC := $(wildcard src/runtime/*.c)
 RUNTIME_CLI_SRC := $(wildcard src/cli/runtime/*.c)
 IMAGE_SRC := $(wildcard src/image/*.c)
-DAEMON_SRC := $(wildcard src/daemon/*.c)
+DAEMON_SRC := $(wildcard src/daemon/*.c src/build/*.c)
 NET_SRC := $(wildcard src/net/*.c)
 BERTHD_CLI_SRC := $(wildcard src/cli/berthd/*.c)
 BERTH_CLI_SRC := $(wildcard src/cli/berth/*.c)
 MONITOR_SRC := $(wildcard src/monitor/*.c)
 INIT_SRC := $(wildcard src/init/*.c)
 REGISTRY_SRC := $(wildcard src/registry/*.c)
+VMM_SRC := $(wildcard src/vmm/*.c src/vmm/virtio/*.c src/vmm/api/*.c)
+VMM_MAIN := $(wildcard src/vmm/main.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 
@@ -67,9 +69,11 @@ RUNTIME_LIB := $(BUILD)/libberth-runtime.a
 IMAGE_LIB := $(BUILD)/libberth-image.a
 DAEMON_LIB := $(BUILD)/libberth-daemon.a
 NET_LIB := $(BUILD)/libberth-net.a
+VMM_LIB := $(BUILD)/libberth-vmm.a
+VMM_PKGS := jansson libmicrohttpd
 BINS := $(BUILD)/berth-runtime $(if $(BERTHD_CLI_SRC),$(BUILD)/berthd) $(if $(BERTH_CLI_SRC),$(BUILD)/berth) \
 	$(if $(MONITOR_SRC),$(BUILD)/berth-monitor) $(if $(INIT_SRC),$(BUILD)/berth-init) \
-	$(if $(REGISTRY_SRC),$(BUILD)/berth-registry)
+	$(if $(REGISTRY_SRC),$(BUILD)/berth-registry) $(if $(VMM_MAIN),$(BUILD)/berth-vmm)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Test helpers run inside containers, so they are static and unsanitized.
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRC))
@@ -103,6 +107,16 @@ $(DAEMON_LIB): $(call obj,$(DAEMON_SRC))
 $(NET_LIB): $(call obj,$(NET_SRC))
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(VMM_LIB): $(call obj,$(filter-out $(VMM_MAIN),$(VMM_SRC)))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# One berth-vmm process per microVM: KVM, the device event loop, the
+# Firecracker-shaped REST API (libmicrohttpd).
+$(BUILD)/berth-vmm: $(call obj,$(VMM_MAIN)) $(VMM_LIB) $(COMMON_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(VMM_PKGS)) -lpthread
 
 $(BUILD)/berthd: $(call obj,$(BERTHD_CLI_SRC)) $(DAEMON_LIB) $(if $(NET_SRC),$(NET_LIB)) $(IMAGE_LIB) $(RUNTIME_LIB) $(COMMON_LIB)
 	@echo "  LD      $@"
@@ -139,6 +153,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(DAEMON_LIB) $(if $(NET_SRC),$(NE
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) -lpthread
 
+# The VMM's unit tests (test_vmm_*) link the VMM library instead of the
+# daemon's; make prefers this rule for them (shorter stem).
+$(BUILD)/tests/test_vmm_%: $(BUILD)/obj/tests/unit/test_vmm_%.o $(VMM_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(VMM_PKGS)) -lpthread
+
 $(BUILD)/tests/nettool: $(BUILD)/obj/tests/net/nettool.o $(NET_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
@@ -156,6 +177,7 @@ install: all
 	$(if $(MONITOR_SRC),install -D -m 0755 $(BUILD)/berth-monitor $(DESTDIR)$(PREFIX)/bin/berth-monitor)
 	$(if $(INIT_SRC),install -D -m 0755 $(BUILD)/berth-init $(DESTDIR)$(PREFIX)/bin/berth-init)
 	$(if $(REGISTRY_SRC),install -D -m 0755 $(BUILD)/berth-registry $(DESTDIR)$(PREFIX)/bin/berth-registry)
+	$(if $(VMM_MAIN),install -D -m 0755 $(BUILD)/berth-vmm $(DESTDIR)$(PREFIX)/bin/berth-vmm)
 
 check: all
 	$(MAKE) SAN=1 all
