@@ -36,6 +36,16 @@ static int bridge_option (struct berthd_config *cfg, const char *v, berth_err *e
   return 0;
 }
 
+/* Docker's --mtu: the MTU of containers' bridge interfaces.  0 (unset)
+ * leaves berth's default (network.h). */
+static int mtu_option (struct berthd_config *cfg, long long v, berth_err *err)
+{
+  if (v != 0 && (v < NETWORK_MIN_MTU || v > NETWORK_MAX_MTU))
+    return berth_fail (err, 0, "--mtu %lld: must be between %d and %d", v, NETWORK_MIN_MTU, NETWORK_MAX_MTU);
+  cfg->mtu = (unsigned) v;
+  return 0;
+}
+
 static int apply_file (struct berthd_config *cfg, const char *path, bool required, berth_err *err)
 {
   if (!required && access (path, F_OK) < 0)
@@ -63,6 +73,11 @@ static int apply_file (struct berthd_config *cfg, const char *path, bool require
         set_str (&cfg->bip, json_string_value (v));
       else if (strcmp (key, "bridge-name") == 0 && json_is_string (v))
         set_str (&cfg->bridge_name, json_string_value (v));
+      else if (strcmp (key, "mtu") == 0 && json_is_integer (v))
+        {
+          if (mtu_option (cfg, json_integer_value (v), err) < 0)
+            return -EINVAL;
+        }
       else if (strcmp (key, "bridge") == 0 && json_is_string (v) && bridge_option (cfg, json_string_value (v), err) < 0)
         return -EINVAL;
       else if (strcmp (key, "bridge") == 0 && json_is_string (v))
@@ -113,6 +128,16 @@ int berthd_config_load (struct berthd_config *cfg, int argc, char **argv, berth_
         continue;
       else if ((v = flag_value (argc, argv, &i, "--bip")))
         set_str (&cfg->bip, v);
+      else if ((v = flag_value (argc, argv, &i, "--mtu")))
+        {
+          char *end;
+          errno = 0;
+          long long m = strtoll (v, &end, 10);
+          if (*v == '\0' || *end || errno)
+            return berth_fail (err, 0, "--mtu `%s`: not a number", v);
+          if (mtu_option (cfg, m, err) < 0)
+            return -EINVAL;
+        }
       else if ((v = flag_value (argc, argv, &i, "--bridge-name")))
         set_str (&cfg->bridge_name, v);
       else if ((v = flag_value (argc, argv, &i, "--bridge")) || (v = flag_value (argc, argv, &i, "-b")))
@@ -237,6 +262,7 @@ int berthd_open (struct berthd *d, berth_err *err)
   struct network_options net = {
     .bip = d->cfg.bip,
     .bridge_name = d->cfg.bridge_name,
+    .mtu = d->cfg.mtu,
     .default_bridge = !d->cfg.no_bridge,
   };
   /* Networks first: recovering containers takes their addresses again. */

@@ -27,6 +27,7 @@ struct berthd_config
   json_t *runtimes;  /* "runtimes": {name: {"path": ...}} */
   char *bip;         /* --bip, "bip": the default bridge's address/prefix */
   char *bridge_name; /* --bridge-name, "bridge-name": its device (berth0) */
+  unsigned mtu;      /* --mtu, "mtu": bridge endpoints' MTU, 0 = berth's default */
   bool no_bridge;    /* --bridge none, "bridge": "none": no default bridge */
 };
 

@@ -331,6 +331,7 @@ static int endpoint_up (struct berthd *d, struct container *c, struct sandbox *s
     .prefix = copy.subnet.prefix,
     .gateway = copy.gateway,
     .set_default_route = !copy.internal && !*default_route_set,
+    .mtu = network_mtu (ns, &copy),
   };
   net_mac_from_ip (e->ip, cfg.mac);
   r = net_endpoint_attach (&cfg, err);

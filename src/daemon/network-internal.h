@@ -33,6 +33,7 @@ struct network
   struct in_addr gateway;
   bool user_subnet;         /* --subnet given: --ip allowed */
   struct net_pool *pool;
+  unsigned mtu;             /* com.docker.network.driver.mtu; 0: the daemon's */
   struct network *next;
 };
 
@@ -72,6 +73,7 @@ struct networks
   char fw_table[64];
   struct net_dns *dns;
   char *default_name;       /* "bridge" or "none" */
+  unsigned default_mtu;     /* --mtu or NETWORK_DEFAULT_MTU */
 };
 
 /* network-store.c (callers hold ns->lock) */
@@ -79,6 +81,8 @@ struct network *network_find_locked (struct networks *ns, const char *name_or_id
 struct network *network_by_id_locked (struct networks *ns, const char *id);
 int network_count_endpoints_locked (struct networks *ns, struct network *n);
 bool network_is_user_defined (const struct network *n);
+/* The MTU of N's endpoints. */
+unsigned network_mtu (const struct networks *ns, const struct network *n);
 
 /* network-container.c */
 void network_sandboxes_free (struct networks *ns);

@@ -16,6 +16,29 @@
 #include <unistd.h>
 
 #define BRIDGE_NAME_OPT "com.docker.network.bridge.name"
+
+/* com.docker.network.driver.mtu, a string as all driver options are. */
+static int parse_mtu (json_t *options, unsigned *mtu, berth_err *err)
+{
+  json_t *v = json_object_get (options, NETWORK_MTU_OPT);
+  *mtu = 0;
+  if (v == NULL)
+    return 0;
+  const char *s = json_string_value (v);
+  char *end = NULL;
+  long m = s ? strtol (s, &end, 10) : 0;
+  if (s == NULL || *s == '\0' || *end || m < NETWORK_MIN_MTU || m > NETWORK_MAX_MTU)
+    return berth_fail_as (err, EINVAL, "invalid MTU %s%s%s: must be between %d and %d", s ? "\"" : "", s ? s : "value",
+                          s ? "\"" : "", NETWORK_MIN_MTU, NETWORK_MAX_MTU);
+  *mtu = (unsigned) m;
+  return 0;
+}
+
+unsigned network_mtu (const struct networks *ns, const struct network *n)
+{
+  return n->mtu ? n->mtu : ns->default_mtu;
+}
+
 #define DEFAULT_BIP "10.210.0.1/16"
 #define DEFAULT_BRIDGE "berth0"
 
@@ -169,6 +192,9 @@ static struct network *network_from_disk (json_t *j, berth_err *err)
           return berth_fail (err, 0, "malformed network record"), NULL;
         }
       n->bridge = strdup (bridge);
+      berth_err ignored = NULL;
+      if (parse_mtu (n->options, &n->mtu, &ignored) < 0)
+        berth_error_free (&ignored); /* a record from an older berthd: the daemon's MTU */
       n->has_range = range != NULL;
       n->user_subnet = berth_json_bool (j, "UserSubnet", false);
     }
@@ -270,6 +296,10 @@ static int configure_default_bridge (struct network *n, const struct network_opt
   json_object_set_new (n->options, "com.docker.network.bridge.default_bridge", json_string ("true"));
   json_object_set_new (n->options, "com.docker.network.bridge.enable_icc", json_string ("true"));
   json_object_set_new (n->options, "com.docker.network.bridge.enable_ip_masquerade", json_string ("true"));
+  char mtu[16];
+  snprintf (mtu, sizeof mtu, "%u", opt->mtu ? opt->mtu : NETWORK_DEFAULT_MTU);
+  json_object_set_new (n->options, NETWORK_MTU_OPT, json_string (mtu));
+  n->mtu = 0; /* the daemon's, which is what the option shows */
   return n->bridge ? 0 : berth_fail (err, ENOMEM, "bridge");
 }
 
@@ -312,6 +342,7 @@ static int ensure_builtins (struct networks *ns, const struct network_options *o
         return -EIO;
     }
   ns->default_name = strdup (opt->default_bridge ? "bridge" : "none");
+  ns->default_mtu = opt->mtu ? opt->mtu : NETWORK_DEFAULT_MTU;
   return 0;
 }
 
@@ -511,6 +542,8 @@ static int parse_create_body (struct networks *ns, json_t *body, struct network 
   n->name = strdup (name);
   n->labels = json_is_object (labels) ? json_deep_copy (labels) : json_object ();
   n->options = json_is_object (options) ? json_deep_copy (options) : json_object ();
+  if (parse_mtu (n->options, &n->mtu, err) < 0)
+    return -EINVAL;
   n->internal = berth_json_bool (body, "Internal", false);
   n->attachable = berth_json_bool (body, "Attachable", false);
   n->created = berth_rfc3339_now ();

@@ -271,6 +271,31 @@ test_network_bad_subnets_and_gateways() {
   net_create "$(net_name ok)" --subnet "$q.0/24" --gateway "$q.1"
 }
 
+test_network_mtu_option() {
+  local n p mtu img veth
+  img=$(busybox_image)
+  # the default bridge: the MTU it shows is the containers' eth0 MTU
+  mtu=$(dk network inspect bridge -f '{{index .Options "com.docker.network.driver.mtu"}}')
+  [ -n "$mtu" ] || fail "the default bridge shows no com.docker.network.driver.mtu option"
+  cap2 dk run --rm "$img" cat /sys/class/net/eth0/mtu
+  assert_success
+  assert_eq "$mtu" "$OUT" "eth0's MTU on the default bridge"
+  # a user network's own MTU, inside and at the host end
+  n=$(net_name); p=$(net_prefix)
+  net_create "$n" --subnet "$p.0/24" -o com.docker.network.driver.mtu=1400
+  ct_sleeper "$(ct_name)" --network "$n"
+  cap dk exec "$CT_ID" cat /sys/class/net/eth0/mtu
+  assert_eq "1400" "$OUT" "eth0's MTU on a network with mtu 1400"
+  veth=$(host_veth_of "$CT_ID")
+  assert_eq "1400" "$(cat "/sys/class/net/$veth/mtu")" "the host end's MTU"
+  # bad values are refused and leave nothing behind
+  assert_fails dk network create --subnet "$(net_prefix).0/24" -o com.docker.network.driver.mtu=abc "$(net_name badmtu)"
+  assert_match "$OUT" "(MTU|mtu|invalid|parsing)" "mtu abc"
+  cap2 dk network ls --format '{{.Name}}'
+  printf '%s\n' "$OUT" | grep -qxF "$(net_name badmtu)" && fail "a network with a bad MTU was made"
+  return 0
+}
+
 test_network_rm_in_use_and_unknown_names() {
   local n p c img ghost
   n=$(net_name); p=$(net_prefix)

@@ -80,6 +80,15 @@ test_bad_configuration_is_refused() {
   cap "$BERTHD" --bogus-flag
   assert_ne 0 "$RC" "unknown flag"
   assert_contains "$OUT" "bogus-flag"
+  for m in 10 70000 abc ""; do
+    cap "$BERTHD" --mtu "$m" --host "unix://$T/s.sock" --data-root "$T/data"
+    assert_ne 0 "$RC" "--mtu '$m'"
+    assert_contains "$OUT" "--mtu"
+  done
+  printf '{"mtu": 70000}\n' > "$T/cfg/mtu.json"
+  cap "$BERTHD" --config-file "$T/cfg/mtu.json" --host "unix://$T/s.sock" --data-root "$T/data"
+  assert_ne 0 "$RC" "mtu 70000 in daemon.json"
+  assert_contains "$OUT" "mtu"
   cap "$BERTHD" --config-file "$T/cfg/missing.json"
   assert_ne 0 "$RC" "missing --config-file"
   assert_not_exists "$T/s.sock"
