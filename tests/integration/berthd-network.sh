@@ -567,6 +567,58 @@ test_hosts_resolv_hostname_files() {
   assert_eq "h-$TEST_TAG" "$(printf '%s\n' "$OUT" | awk '/^---$/ {n++; next} n == 2')" "/etc/hostname on a user network"
 }
 
+# ------------------------------------------------------- the berth CLI
+
+# berth's own network commands and `berth port` (the same API, so this
+# runs against dockerd too)
+test_berth_cli_network_and_port() {
+  local cli n p id c port
+  cli=$(dirname "$RUNTIME")/berth
+  [ -x "$cli" ] || fail "the berth CLI is not built at $cli"
+  bt() { timeout 60 "$cli" -H "$DOCKER_HOST" "$@"; }
+  n=$(net_name cli); p=$(net_prefix)
+  defer "dk network rm '$n'"
+  cap bt network create --subnet "$p.0/24" --gateway "$p.1" --label "k=$TEST_TAG" -o com.docker.network.driver.mtu=1400 "$n"
+  assert_success "berth network create"
+  id=$OUT
+  assert_match "$id" '^[0-9a-f]{64}$' "berth network create prints the id"
+  cap bt network ls
+  assert_match "$OUT" "^${id:0:12} +$n +bridge +local\$" "berth network ls"
+  cap bt network ls -q
+  assert_contains "$OUT" "${id:0:12}" "berth network ls -q"
+  cap bt network inspect "$n"
+  assert_success
+  assert_json "$OUT" --arg s "$p.0/24" '.[0].IPAM.Config[0].Subnet == $s' "subnet from berth network create"
+  assert_json "$OUT" --arg t "$TEST_TAG" '.[0].Labels.k == $t' "label from berth network create"
+  assert_json "$OUT" '.[0].Options["com.docker.network.driver.mtu"] == "1400"' "option from berth network create"
+  c=$(ct_name); port=$(free_port)
+  ct_httpd "$c" -p "$port:80"
+  cap bt network connect --alias "web-$TEST_TAG" --ip "$p.10" "$n" "$c"
+  assert_success "berth network connect"
+  assert_eq "$p.10" "$(ct_ip "$c" "$n")" "the address berth network connect asked for"
+  assert_json "$(dk container inspect "$c")" --arg n "$n" --arg a "web-$TEST_TAG" \
+    '.[0].NetworkSettings.Networks[$n].Aliases | index($a) != null' "the alias berth network connect asked for"
+  assert_fails bt network rm "$n"
+  cap bt network disconnect "$n" "$c"
+  assert_success "berth network disconnect"
+  assert_eq "" "$(ct_ip "$c" "$n")" "no address on $n after berth network disconnect"
+  # ports
+  cap bt port "$c"
+  assert_success "berth port"
+  assert_match "$OUT" "^80/tcp -> 0\.0\.0\.0:$port\$" "berth port CONTAINER"
+  cap bt port "$c" 80
+  assert_match "$OUT" "^0\.0\.0\.0:$port\$" "berth port CONTAINER 80"
+  assert_fails bt port "$c" 81/tcp
+  assert_contains "$OUT" "81/tcp"
+  # removal, and errors
+  cap bt network rm "$n"
+  assert_success "berth network rm"
+  assert_fails bt network inspect "$n"
+  assert_fails bt network rm "$n"
+  assert_contains "$OUT" "$n"
+  assert_fails bt network create --label novalue "$(net_name bad)"
+}
+
 # ------------------------------------------------------- published ports
 
 test_publish_tcp_port() {

@@ -65,4 +65,8 @@ int cmd_pause (struct client *c, int argc, char **argv);
 int cmd_unpause (struct client *c, int argc, char **argv);
 int cmd_rename (struct client *c, int argc, char **argv);
 
+/* Networks (network.c). */
+int cmd_network (struct client *c, int argc, char **argv);
+int cmd_port (struct client *c, int argc, char **argv);
+
 #endif

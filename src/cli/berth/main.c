@@ -39,6 +39,8 @@ static const struct
   { "load", cmd_load, "load images from a tar archive (-i FILE, default stdin)" },
   { "save", cmd_save, "write images to a tar archive (-o FILE, default stdout)" },
   { "import", cmd_import, "FILE|- [REF]: make an image from a root file system tar (-c CHANGE)" },
+  { "network", cmd_network, "create, ls, inspect, rm, prune, connect, disconnect (network --help)" },
+  { "port", cmd_port, "CONTAINER [PORT[/PROTO]]: show published ports" },
   { NULL, NULL, NULL },
 };
 
