@@ -623,6 +623,9 @@ int container_rename (struct berthd *d, struct container *c, const char *name, b
     return berth_fail_as (err, EINVAL, "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
                           name ? name : "");
   const char *bare = name[0] == '/' ? name + 1 : name;
+  cleanup_free char *new_name = strdup (bare);
+  if (new_name == NULL)
+    return berth_fail (err, ENOMEM, "rename");
   containers_lock (cs);
   int r = 0;
   if (strcmp (c->name + 1, bare) == 0)
@@ -642,7 +645,10 @@ int container_rename (struct berthd *d, struct container *c, const char *name, b
     }
   containers_unlock (cs);
   if (r == 0)
-    container_event (d, c, "rename", NULL);
+    {
+      network_container_renamed (d, c->id, new_name);
+      container_event (d, c, "rename", NULL);
+    }
   return r;
 }
 

@@ -166,6 +166,27 @@ static struct sandbox *sandbox_find_locked (struct networks *ns, const char *id)
   return NULL;
 }
 
+void network_container_renamed (struct berthd *d, const char *id, const char *name)
+{
+  struct networks *ns = d->networks;
+  if (ns == NULL)
+    return;
+  pthread_mutex_lock (&ns->lock);
+  struct sandbox *sb = sandbox_find_locked (ns, id);
+  /* names[0] is always the container's name (endpoint_names) */
+  for (struct live_endpoint *e = sb ? sb->endpoints : NULL; e; e = e->next)
+    {
+      char *lower = e->names ? strdup (name) : NULL;
+      if (lower == NULL)
+        continue;
+      for (char *p = lower; *p; p++)
+        *p = (char) tolower ((unsigned char) *p);
+      free (e->names[0]);
+      e->names[0] = lower;
+    }
+  pthread_mutex_unlock (&ns->lock);
+}
+
 static void endpoint_free (struct live_endpoint *e)
 {
   if (e == NULL)

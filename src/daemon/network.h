@@ -101,6 +101,9 @@ void network_container_down (struct berthd *d, struct container *c);
 /* At daemon start, for a container found running: take its addresses
  * and ports again and re-add its firewall and DNS state. */
 void network_container_adopt (struct berthd *d, struct container *c);
+/* After docker rename: peers resolve the running container ID by NAME
+ * (without the leading "/") instead of its old name. */
+void network_container_renamed (struct berthd *d, const char *id, const char *name);
 
 /* Lines for /etc/hosts ("IP\tname alias..." for each live endpoint), heap. */
 char *network_hosts_lines (struct berthd *d, struct container *c);

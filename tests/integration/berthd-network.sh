@@ -506,6 +506,27 @@ test_embedded_dns_resolves_names_and_aliases() {
   assert_no_match "$(cat "$T/fake-dns.log")" "^($a|alias-a)[. ]" "names of the network forwarded to the upstream resolver"
 }
 
+test_embedded_dns_follows_a_rename() {
+  local n p a b ipa
+  n=$(net_name); p=$(net_prefix)
+  net_create "$n" --subnet "$p.0/24"
+  fake_dns "$p.1"
+  a=$(ct_name a); b=$(ct_name b)
+  ct_sleeper "$a" --network "$n" --dns "$p.1"
+  ct_sleeper "$b" --network "$n" --dns "$p.1"
+  ipa=$(ct_ip "$a" "$n")
+  cap dk exec "$b" nslookup "$a"
+  assert_match "$OUT" "^Address:? *(1: )?$ipa\$" "nslookup of the peer's name before the rename"
+  cap2 dk rename "$a" "$a-new"
+  assert_success "docker rename"
+  defer "dk rm -f '$a-new'"
+  cap dk exec "$b" nslookup "$a-new"
+  assert_success "nslookup of the new name"
+  assert_match "$OUT" "^Address:? *(1: )?$ipa\$" "the new name resolves to the renamed container"
+  cap dk exec "$b" nslookup "$a"
+  assert_no_match "$OUT" "^Address:? *(1: )?$ipa\$" "the old name no longer resolves to the renamed container"
+}
+
 test_embedded_dns_forwards_other_names() {
   local n p c
   n=$(net_name); p=$(net_prefix)
