@@ -578,6 +578,28 @@ static int endpoints_up (struct berthd *d, struct container *c, struct sandbox *
   return publish_ports (d, c, sb, primary, err);
 }
 
+/* Docker's "network connect"/"disconnect" events for each of SB's
+ * endpoints, as a container starts and stops (names looked up first, the
+ * events sent without the lock). */
+static void endpoint_events (struct berthd *d, struct sandbox *sb, const char *container_id, const char *action)
+{
+  struct networks *ns = d->networks;
+  cleanup_json json_t *list = json_array ();
+  pthread_mutex_lock (&ns->lock);
+  for (struct live_endpoint *e = sb->endpoints; e; e = e->next)
+    {
+      struct network *n = network_by_id_locked (ns, e->network_id);
+      if (n)
+        json_array_append_new (list, json_pack ("[s,s]", n->id, n->name));
+    }
+  pthread_mutex_unlock (&ns->lock);
+  size_t i;
+  json_t *v;
+  json_array_foreach (list, i, v)
+    network_event_container (d, json_string_value (json_array_get (v, 0)), json_string_value (json_array_get (v, 1)),
+                             action, container_id);
+}
+
 int network_container_up (struct berthd *d, struct container *c, char **netns_path, berth_err *err)
 {
   struct networks *ns = d->networks;
@@ -611,6 +633,7 @@ int network_container_up (struct berthd *d, struct container *c, char **netns_pa
       return r;
     }
   *netns_path = strdup (sb->path);
+  endpoint_events (d, sb, c->id, "connect");
   return 0;
 }
 
@@ -668,6 +691,7 @@ void network_container_down (struct berthd *d, struct container *c)
     net_dns_remove_sandbox (ns->dns, c->id);
   if (sb)
     {
+      endpoint_events (d, sb, c->id, "disconnect");
       unpublish_ports (ns, sb);
       for (struct live_endpoint *e = sb->endpoints; e; e = e->next)
         net_endpoint_detach (e->host_ifname, NULL);

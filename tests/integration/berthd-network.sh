@@ -527,6 +527,24 @@ test_embedded_dns_follows_a_rename() {
   assert_no_match "$OUT" "^Address:? *(1: )?$ipa\$" "the old name no longer resolves to the renamed container"
 }
 
+test_network_events_at_start_and_stop() {
+  local n p c since until ev
+  n=$(net_name); p=$(net_prefix)
+  net_create "$n" --subnet "$p.0/24"
+  since=$(date +%s)
+  c=$(ct_name)
+  ct_sleeper "$c" --network "$n"
+  dk stop -t 1 "$c" >/dev/null || fail "docker stop"
+  sleep 1
+  until=$(( $(date +%s) + 1 ))
+  cap dk events --since "$since" --until "$until" --filter type=network --filter "network=$NET_ID" \
+    --format '{{.Action}} {{index .Actor.Attributes "container"}}'
+  assert_success "docker events"
+  ev=$(printf '%s\n' "$OUT" | grep -v '^create ')
+  assert_match "$ev" "^connect $CT_ID\$" "a network connect event when the container starts"
+  assert_match "$ev" "^disconnect $CT_ID\$" "a network disconnect event when it stops"
+}
+
 test_embedded_dns_forwards_other_names() {
   local n p c
   n=$(net_name); p=$(net_prefix)
