@@ -3,6 +3,7 @@
 #include "daemon/network-internal.h"
 #include "daemon/container.h"
 #include "daemon/daemon.h"
+#include "daemon/spec-gen.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -835,26 +836,13 @@ void network_container_adopt (struct berthd *d, struct container *c)
  * place, since the file is bind-mounted into the container by inode. */
 static void resolv_conf_use_dns (struct container *c)
 {
-  cleanup_free char *path = NULL, *old = NULL;
-  size_t len = 0;
-  if (asprintf (&path, "%s/resolv.conf", c->dir) < 0 || berth_read_file (path, 65536, &old, &len, NULL) < 0)
+  cleanup_free char *path = NULL;
+  cleanup_free char *content = spec_resolv_conf (c->host_config, true);
+  if (content == NULL || asprintf (&path, "%s/resolv.conf", c->dir) < 0)
     return;
-  char *out = NULL;
-  size_t out_len = 0;
-  FILE *f = open_memstream (&out, &out_len);
-  if (f == NULL)
-    return;
-  fputs ("nameserver 127.0.0.11\n", f);
-  char *save = NULL;
-  for (char *line = strtok_r (old, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
-    if (strncmp (line, "nameserver", 10) != 0 && strncmp (line, "options", 7) != 0)
-      fprintf (f, "%s\n", line);
-  fputs ("options ndots:0\n", f);
-  fclose (f);
   cleanup_close int fd = open (path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd >= 0 && berth_write_all (fd, out, out_len) < 0)
+  if (fd >= 0 && berth_write_all (fd, content, strlen (content)) < 0)
     berth_log (BERTH_LOG_WARNING, "container %.12s: rewrite resolv.conf: %s", c->id, strerror (errno));
-  free (out);
 }
 
 static int live_connect (struct berthd *d, struct container *c, const char *name, json_t *entry, berth_err *err)

@@ -115,6 +115,13 @@ struct spec_input
  *   annotations: none needed. */
 int spec_generate (const struct spec_input *in, json_t **spec, berth_err *err);
 
+/* The container's /etc/resolv.conf for HOST_CONFIG (Dns, DnsSearch,
+ * DnsOptions, NetworkMode) over the host's, naming the embedded DNS
+ * server when EMBEDDED_DNS.  Heap string, NULL when out of memory.  The
+ * one writer of the file: at start, and when a running container joins
+ * its first user network. */
+char *spec_resolv_conf (json_t *host_config, bool embedded_dns);
+
 /* The OCI process for `runtime exec --process`: EXEC_CONFIG is the body of
  * POST /containers/{id}/exec (Cmd, Env, User, WorkingDir, Tty, Privileged);
  * the rest (env, user, cwd, capabilities, noNewPrivileges, rlimits) comes

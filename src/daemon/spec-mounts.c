@@ -545,9 +545,8 @@ static bool loopback_nameserver (const char *line)
 /* Keep the host's lines except the kinds the user replaced.  On user
  * networks the only nameserver is the embedded DNS server, which forwards
  * other names to the host's resolvers. */
-static char *resolv_content (const struct spec_input *in)
+char *spec_resolv_conf (json_t *hc, bool embedded_dns)
 {
-  json_t *hc = in->host_config;
   cleanup_free char *host = read_host_file ("/etc/resolv.conf");
   json_t *dns = json_object_get (hc, "Dns"), *search = json_object_get (hc, "DnsSearch"),
          *options = json_object_get (hc, "DnsOptions");
@@ -562,8 +561,8 @@ static char *resolv_content (const struct spec_input *in)
       bool is_ns = strncmp (line, "nameserver", 10) == 0;
       bool is_search = strncmp (line, "search", 6) == 0 || strncmp (line, "domain", 6) == 0;
       bool is_options = strncmp (line, "options", 7) == 0;
-      if ((is_ns && (json_array_size (dns) || in->embedded_dns)) || (is_search && json_array_size (search))
-          || (is_options && (json_array_size (options) || in->embedded_dns)))
+      if ((is_ns && (json_array_size (dns) || embedded_dns)) || (is_search && json_array_size (search))
+          || (is_options && (json_array_size (options) || embedded_dns)))
         continue;
       if (is_ns && !network_is_host (hc) && loopback_nameserver (line))
         continue;
@@ -571,12 +570,12 @@ static char *resolv_content (const struct spec_input *in)
     }
   size_t i;
   json_t *v;
-  if (in->embedded_dns)
+  if (embedded_dns)
     fputs ("nameserver 127.0.0.11\n", f);
   else
     json_array_foreach (dns, i, v)
       fprintf (f, "nameserver %s\n", json_string_value (v));
-  if (in->embedded_dns && json_array_size (options) == 0)
+  if (embedded_dns && json_array_size (options) == 0)
     fputs ("options ndots:0\n", f);
   const char *kw[] = { "search", "options" };
   json_t *lists[] = { search, options };
@@ -618,7 +617,7 @@ static int add_network_files (const struct spec_input *in, json_t *spec, json_t 
   int ret;
   if ((ret = write_network_file (in->container_dir, "hostname", hostname_line, err)) < 0
       || (ret = write_network_file (in->container_dir, "hosts", hosts_content (in), err)) < 0
-      || (ret = write_network_file (in->container_dir, "resolv.conf", resolv_content (in), err)) < 0)
+      || (ret = write_network_file (in->container_dir, "resolv.conf", spec_resolv_conf (in->host_config, in->embedded_dns), err)) < 0)
     return berth_error_prefix (err, "write the network files of the container");
 
   bool readonly = berth_json_bool (in->host_config, "ReadonlyRootfs", false);
