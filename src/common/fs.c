@@ -221,7 +221,7 @@ int berth_rm_rf (const char *path)
   return rm_rf_at (AT_FDCWD, path, st.st_dev);
 }
 
-char *berth_clean_relative_path (const char *in, bool resolve_dotdot)
+char *berth_clean_relative_path (const char *in, enum berth_dotdot dotdot)
 {
   char *out = malloc (strlen (in) + 1);
   if (out == NULL)
@@ -234,7 +234,7 @@ char *berth_clean_relative_path (const char *in, bool resolve_dotdot)
       size_t len = strcspn (p, "/");
       if (len == 2 && p[0] == '.' && p[1] == '.')
         {
-          if (!resolve_dotdot || n == 0)
+          if (dotdot == BERTH_DOTDOT_REFUSE || (n == 0 && dotdot == BERTH_DOTDOT_RESOLVE))
             {
               free (out);
               return NULL;

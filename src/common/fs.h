@@ -29,12 +29,21 @@ int berth_write_file_replace (const char *path, const char *data, size_t len, mo
 /* mkdir -p; existing folders are fine. */
 int berth_mkdir_p (const char *path, mode_t mode, berth_err *err);
 
-/* An archive member name made relative and clean: "./a//b/" -> "a/b",
- * a leading "/" dropped, "" for the root itself.  A ".." component makes
- * it NULL, unless RESOLVE_DOTDOT, where it removes the previous component
- * (Docker's lexical clean) and only one climbing above the top is NULL.
- * Heap string; NULL also when out of memory. */
-char *berth_clean_relative_path (const char *in, bool resolve_dotdot);
+/* What a ".." component does in berth_clean_relative_path. */
+enum berth_dotdot
+{
+  BERTH_DOTDOT_REFUSE,  /* any ".." makes the result NULL (archive members) */
+  BERTH_DOTDOT_RESOLVE, /* removes the previous component; climbing above
+                         * the top makes it NULL (Docker's lexical clean) */
+  BERTH_DOTDOT_CLAMP,   /* removes the previous component; above the top it
+                         * stays at the top (in-root resolution) */
+};
+
+/* A path made relative and clean: "./a//b/" -> "a/b", a leading "/"
+ * dropped, "" for the root itself; ".." as DOTDOT says.  The one lexical
+ * path cleaner of berth (archives, mounts, cgroup paths).  Heap string;
+ * NULL also when out of memory. */
+char *berth_clean_relative_path (const char *in, enum berth_dotdot dotdot);
 
 /* rm -rf that stays on PATH's file system and never follows symlinks. */
 int berth_rm_rf (const char *path);

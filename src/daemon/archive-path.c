@@ -153,7 +153,7 @@ char *archive_entry_name (const char *rebase, const char *rel)
  * above the folder is refused. */
 char *archive_clean_name (const char *in)
 {
-  return berth_clean_relative_path (in, true);
+  return berth_clean_relative_path (in, BERTH_DOTDOT_RESOLVE);
 }
 
 bool archive_symlink_escapes (const char *name, const char *target)

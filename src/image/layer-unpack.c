@@ -63,7 +63,7 @@ static int child_fail (struct unpack_result *res, const char *fmt, ...)
 /* Names are relative to the layer root, as in Docker; ".." is refused. */
 static char *clean_path (const char *in)
 {
-  return berth_clean_relative_path (in, false);
+  return berth_clean_relative_path (in, BERTH_DOTDOT_REFUSE);
 }
 
 /* mkdir -p relative to the (chroot) root for the parents of whiteouts. */

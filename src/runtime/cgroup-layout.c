@@ -371,30 +371,16 @@ const char *cgroup_mode_name (enum cgroup_mode mode)
  * root itself is refused: the container must never own a hierarchy root. */
 int cgroup_clean_path (const char *path, char **out, berth_err *err)
 {
-  cleanup_free char *copy = strdup (path);
-  cleanup_free char *res = calloc (1, strlen (path) + 2);
-  if (copy == NULL || res == NULL)
+  errno = 0;
+  cleanup_free char *rel = berth_clean_relative_path (path, BERTH_DOTDOT_RESOLVE);
+  if (rel == NULL && errno == ENOMEM)
     return berth_fail (err, ENOMEM, "cgroup path");
-  size_t len = 0;
-  char *save = NULL;
-  for (char *c = strtok_r (copy, "/", &save); c; c = strtok_r (NULL, "/", &save))
-    {
-      if (strcmp (c, ".") == 0)
-        continue;
-      if (strcmp (c, "..") == 0)
-        {
-          if (len == 0)
-            return berth_fail (err, 0, "cgroup path `%s`: `..` escapes the cgroup root", path);
-          while (len > 0 && res[len] != '/')
-            len--;
-          res[len] = '\0';
-          continue;
-        }
-      len += (size_t) sprintf (res + len, "/%s", c);
-    }
-  if (len == 0)
+  if (rel == NULL)
+    return berth_fail (err, 0, "cgroup path `%s`: `..` escapes the cgroup root", path);
+  if (*rel == '\0')
     return berth_fail (err, 0, "cgroup path `%s`: resolves to the root cgroup", path);
-  *out = take_ptr (res);
+  if (asprintf (out, "/%s", rel) < 0)
+    return berth_fail (err, ENOMEM, "cgroup path");
   return 0;
 }
 

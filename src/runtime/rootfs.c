@@ -9,6 +9,7 @@
 #include "runtime/rootfs.h"
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -48,37 +49,10 @@ static const char *proc_fd_path (char buf[PROC_FD_PATH_MAX], int fd)
  * and friends: the mounts themselves resolve the path as written. */
 static char *clean_path (const char *path)
 {
-  char *out = malloc (strlen (path) + 2);
-  if (out == NULL)
+  cleanup_free char *rel = berth_clean_relative_path (path, BERTH_DOTDOT_CLAMP);
+  char *out = NULL;
+  if (rel == NULL || asprintf (&out, "/%s", rel) < 0)
     return NULL;
-  size_t o = 0;
-  const char *p = path;
-  while (*p)
-    {
-      while (*p == '/')
-        p++;
-      if (*p == '\0')
-        break;
-      const char *end = strchrnul (p, '/');
-      size_t n = end - p;
-      if (n == 2 && p[0] == '.' && p[1] == '.')
-        {
-          while (o > 0 && out[o - 1] != '/')
-            o--;
-          if (o > 0)
-            o--;
-        }
-      else if (!(n == 1 && p[0] == '.'))
-        {
-          out[o++] = '/';
-          memcpy (out + o, p, n);
-          o += n;
-        }
-      p = end;
-    }
-  if (o == 0)
-    out[o++] = '/';
-  out[o] = '\0';
   return out;
 }
 
