@@ -1106,3 +1106,49 @@ TEST (host_bpf_devices)
 
   CHECK (rmdir (dir) == 0);
 }
+
+/* The one lexical cleaner, in its three ".." modes, and the cgroup paths
+ * made with it. */
+TEST (clean_relative_path_modes)
+{
+  static const struct
+  {
+    const char *in;
+    const char *refuse, *resolve, *clamp; /* NULL: refused */
+  } cases[] = {
+    { "./a//b/", "a/b", "a/b", "a/b" },
+    { "/", "", "", "" },
+    { "a/../b", NULL, "b", "b" },
+    { "../a", NULL, NULL, "a" },
+    { "/a/b/../../..", NULL, NULL, "" },
+    { "a/./..c/d", "a/..c/d", "a/..c/d", "a/..c/d" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      const char *want[] = { cases[i].refuse, cases[i].resolve, cases[i].clamp };
+      enum berth_dotdot modes[] = { BERTH_DOTDOT_REFUSE, BERTH_DOTDOT_RESOLVE, BERTH_DOTDOT_CLAMP };
+      for (int m = 0; m < 3; m++)
+        {
+          cleanup_free char *got = berth_clean_relative_path (cases[i].in, modes[m]);
+          if (want[m] == NULL)
+            CHECK (got == NULL);
+          else
+            CHECK_STR (got, want[m]);
+        }
+    }
+}
+
+TEST (cgroup_clean_path_refuses_escapes_and_the_root)
+{
+  berth_err err = NULL;
+  cleanup_free char *p = NULL;
+  CHECK (cgroup_clean_path ("/a/./b/../c//", &p, &err) == 0);
+  CHECK_STR (p, "/a/c");
+  cleanup_free char *q = NULL;
+  CHECK (cgroup_clean_path ("/a/../..", &q, &err) < 0);
+  CHECK_CONTAINS (err->msg, "escapes");
+  berth_error_free (&err);
+  CHECK (cgroup_clean_path ("/a/..", &q, &err) < 0);
+  CHECK_CONTAINS (err->msg, "root cgroup");
+  berth_error_free (&err);
+}
