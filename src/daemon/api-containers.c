@@ -374,7 +374,8 @@ void api_containers_prune (struct request *req, struct reply *rep)
 {
   struct berthd *d = req->daemon;
   cleanup_json json_t *filters = api_parse_filters (req, rep, prune_filters);
-  if (filters == NULL)
+  int64_t until;
+  if (filters == NULL || !api_filter_until (filters, rep, &until))
     return;
   cleanup_json json_t *labels = api_filter_values (filters, "label");
   size_t n;
@@ -385,6 +386,7 @@ void api_containers_prune (struct request *req, struct reply *rep)
       struct container *c = list[i];
       containers_lock (d->containers);
       bool stopped = c->status == CT_EXITED || c->status == CT_CREATED || c->status == CT_DEAD;
+      bool old = api_created_before (c->created, until);
       containers_unlock (d->containers);
       json_t *j = container_list_json (d, c);
       bool all_labels = true;
@@ -393,7 +395,7 @@ void api_containers_prune (struct request *req, struct reply *rep)
       json_array_foreach (labels, k, v)
         all_labels &= json_is_string (v) && match_label (json_string_value (v), j);
       json_decref (j);
-      if (stopped && all_labels && container_remove (d, c, false, NULL) == 0)
+      if (stopped && old && all_labels && container_remove (d, c, false, NULL) == 0)
         json_array_append_new (deleted, json_string (c->id));
     }
   containers_put_all (d->containers, list, n);

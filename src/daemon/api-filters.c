@@ -1,9 +1,12 @@
 /* Docker's "filters" query parameter: {"key": {"value": true}} or the
  * legacy {"key": ["value"]}. */
 #include "daemon/daemon.h"
+#include "common/cleanup.h"
 #include "common/json.h"
+#include "daemon/stream.h"
 
 #include <string.h>
+#include <time.h>
 
 /* The filters query parameter, with its keys checked against ALLOWED. */
 json_t *api_parse_filters (struct request *req, struct reply *rep, const char *const *allowed)
@@ -50,3 +53,31 @@ json_t *api_filter_values (json_t *filters, const char *key)
   return out;
 }
 
+
+bool api_filter_until (json_t *filters, struct reply *rep, int64_t *until_ns)
+{
+  cleanup_json json_t *values = api_filter_values (filters, "until");
+  *until_ns = 0;
+  if (json_array_size (values) == 0)
+    return true;
+  const char *v = json_string_value (json_array_get (values, 0));
+  struct timespec now;
+  clock_gettime (CLOCK_REALTIME, &now);
+  int64_t t = v ? stream_parse_time (v, (int64_t) now.tv_sec * 1000000000LL + now.tv_nsec) : -1;
+  if (json_array_size (values) > 1 || t < 0)
+    {
+      reply_error (rep, 400, "invalid filter 'until=%s': expected unix seconds, RFC 3339 or a duration like 24h",
+                   v ? v : "");
+      return false;
+    }
+  *until_ns = t ? t : 1; /* until=0 is the epoch: nothing is older */
+  return true;
+}
+
+bool api_created_before (const char *created, int64_t until_ns)
+{
+  if (until_ns == 0)
+    return true;
+  int64_t t = created ? stream_parse_time (created, 0) : -1;
+  return t < until_ns; /* an unreadable time counts as old */
+}

@@ -300,11 +300,14 @@ void api_images_prune (struct request *req, struct reply *rep)
   cleanup_json json_t *dangling = filters ? api_filter_values (filters, "dangling") : NULL;
   json_t *report = NULL;
   berth_err err = NULL;
-  if (filters == NULL)
+  int64_t until_ns;
+  if (filters == NULL || !api_filter_until (filters, rep, &until_ns))
     return;
   const char *first = json_string_value (json_array_get (dangling, 0));
   bool all = first && (strcmp (first, "false") == 0 || strcmp (first, "0") == 0);
-  if (LOCKED (d, image_prune (d->images, all, containers_use_image, d->containers, &report, &err)) < 0)
+  /* image times are whole seconds: an image of the cut-off's second stays */
+  int64_t until = until_ns ? until_ns / 1000000000LL : 0;
+  if (LOCKED (d, image_prune (d->images, all, until, containers_use_image, d->containers, &report, &err)) < 0)
     reply_berth_error (rep, &err);
   else
     reply_json (rep, 200, report);

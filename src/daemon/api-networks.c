@@ -91,9 +91,10 @@ void api_networks_prune (struct request *req, struct reply *rep)
   cleanup_json json_t *filters = api_parse_filters (req, rep, prune_filters);
   json_t *deleted = NULL;
   berth_err err = NULL;
-  if (filters == NULL)
+  int64_t until;
+  if (filters == NULL || !api_filter_until (filters, rep, &until))
     return;
-  if (network_prune (req->daemon, filters, &deleted, &err) < 0)
+  if (network_prune (req->daemon, filters, until, &deleted, &err) < 0)
     return reply_berth_error (rep, &err);
   reply_json (rep, 200, json_pack ("{s:o}", "NetworksDeleted", deleted));
 }

@@ -89,6 +89,12 @@ int berthd_temp_file (struct berthd *d);
 json_t *api_parse_filters (struct request *req, struct reply *rep, const char *const *allowed);
 /* The values given for KEY, as a new array of strings. */
 json_t *api_filter_values (json_t *filters, const char *key);
+/* The prune filter "until" (a time or a duration before now, as `docker
+ * ... prune --filter until=24h` sends it) in ns since the epoch, 0 when
+ * absent.  False, with a 400 replied, when it does not parse. */
+bool api_filter_until (json_t *filters, struct reply *rep, int64_t *until_ns);
+/* An object's "Created" (RFC 3339) is before UNTIL_NS (true when 0). */
+bool api_created_before (const char *created, int64_t until_ns);
 
 /* The route table of the Engine API (api.c). */
 extern const struct route berthd_routes[];

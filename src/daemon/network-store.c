@@ -646,7 +646,7 @@ static json_t *networks_in_use (struct berthd *d)
   return used;
 }
 
-int network_prune (struct berthd *d, json_t *filters, json_t **deleted, berth_err *err)
+int network_prune (struct berthd *d, json_t *filters, int64_t until_ns, json_t **deleted, berth_err *err)
 {
   struct networks *ns = d->networks;
   cleanup_json json_t *used = networks_in_use (d);
@@ -657,7 +657,7 @@ int network_prune (struct berthd *d, json_t *filters, json_t **deleted, berth_er
     {
       next = n->next;
       if (n->builtin || json_object_get (used, n->id) || json_object_get (used, n->name)
-          || !network_matches_filters (n, filters))
+          || !network_matches_filters (n, filters) || !api_created_before (n->created, until_ns))
         continue;
       berth_err e = NULL;
       if (network_remove_locked (ns, n, &e) < 0)

@@ -75,7 +75,8 @@ int network_create (struct berthd *d, json_t *body, char **id, berth_err *err);
 int network_inspect (struct berthd *d, const char *name_or_id, json_t **out, berth_err *err);
 int network_list (struct berthd *d, json_t *filters, json_t **out, berth_err *err);
 int network_remove (struct berthd *d, const char *name_or_id, berth_err *err);
-int network_prune (struct berthd *d, json_t *filters, json_t **deleted, berth_err *err);
+/* UNTIL_NS (0: no limit): only networks created before it. */
+int network_prune (struct berthd *d, json_t *filters, int64_t until_ns, json_t **deleted, berth_err *err);
 /* docker network connect / disconnect: CONFIG is an EndpointSettings
  * object (IPAMConfig.IPv4Address, Aliases), may be NULL. */
 int network_connect (struct berthd *d, const char *net, const char *container, json_t *config, berth_err *err);

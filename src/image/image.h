@@ -88,9 +88,10 @@ int image_remove (struct image_store *s, const char *name_or_id, bool force,
 int image_history (struct image_store *s, const char *name_or_id, json_t **out, berth_err *err);
 
 /* Remove unused images: dangling only (no tag), or ALL that IN_USE says are
- * unused.  *report is {"ImagesDeleted": [...], "SpaceReclaimed": N}. */
-int image_prune (struct image_store *s, bool all, bool (*in_use) (const char *id, void *opaque), void *opaque,
-                 json_t **report, berth_err *err);
+ * unused; with UNTIL (unix seconds, 0: no limit) only those created before
+ * it (the "until" filter).  *report is {"ImagesDeleted": [...], "SpaceReclaimed": N}. */
+int image_prune (struct image_store *s, bool all, int64_t until, bool (*in_use) (const char *id, void *opaque),
+                 void *opaque, json_t **report, berth_err *err);
 
 /* ---- archives ---- */
 

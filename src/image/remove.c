@@ -310,6 +310,17 @@ static bool has_tag (json_t *db, const char *id)
   return count_keys (keys, NULL, false) > 0;
 }
 
+/* An image whose config cannot be read counts as old: prune may take it. */
+static bool created_before (struct image_store *s, const char *id, int64_t until)
+{
+  struct image_info *info = NULL;
+  if (img_info_load (s, id, &info, NULL) < 0)
+    return true;
+  bool before = info->created < until;
+  image_info_free (info);
+  return before;
+}
+
 static void prune_one (struct rm *rm, const char *id, bool all)
 {
   json_t *rec = json_object_get (img_db_images (rm->db), id);
@@ -358,7 +369,8 @@ static void sweep_orphans (struct rm *rm)
     }
 }
 
-int image_prune (struct image_store *s, bool all, in_use_fn in_use, void *opaque, json_t **out, berth_err *err)
+int image_prune (struct image_store *s, bool all, int64_t until, in_use_fn in_use, void *opaque, json_t **out,
+                 berth_err *err)
 {
   struct rm rm;
   cleanup_strv char **ids = NULL;
@@ -369,7 +381,8 @@ int image_prune (struct image_store *s, bool all, in_use_fn in_use, void *opaque
     if (r == 0 && img_strv_add (&ids, id) < 0)
       r = berth_fail (err, ENOMEM, "prune");
   for (size_t i = 0; r == 0 && ids && ids[i]; i++)
-    prune_one (&rm, ids[i], all);
+    if (until == 0 || created_before (s, ids[i], until))
+      prune_one (&rm, ids[i], all);
   if (r == 0)
     r = rm_commit (&rm, err);
   if (r == 0)

@@ -925,6 +925,9 @@ test_container_prune() {
   ct_create "$cr" -l "bt.prune=$TEST_TAG" "$img" true
   local cr_id=$CT_ID
   wait_ct_status "$ex" exited
+  cap2 dk container prune -f --filter "label=bt.prune=$TEST_TAG" --filter until=1h
+  assert_success
+  assert_not_contains "$OUT" "$ex_id" "prune --filter until=1h keeps a container made just now"
   cap2 dk container prune -f --filter "label=bt.prune=$TEST_TAG"
   assert_success
   assert_contains "$OUT" "Deleted Containers:"

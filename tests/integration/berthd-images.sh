@@ -622,6 +622,19 @@ test_image_prune() {
   assert_contains "$OUT" "deleted: $k"
   cap2 dk image inspect "$name:1"
   assert_ne 0 "$RC" "prune -a removed the unused tagged image"
+  # until: only images created before the time
+  mkimage -c 2001-01-01T00:00:00Z "$T/old.tar"; local old=$MKIMAGE_ID
+  mkimage -c 2030-01-01T00:00:00Z "$T/new.tar"; local new=$MKIMAGE_ID
+  load_ok "$T/old.tar"
+  load_ok "$T/new.tar"
+  cap2 dk image prune -f --filter until=2020-01-01T00:00:00Z
+  assert_success "docker image prune --filter until=..."
+  assert_contains "$OUT" "deleted: $old" "an image created before until is pruned"
+  assert_not_contains "$OUT" "$new" "an image created after until is kept"
+  assert_ok dk image inspect "$new"
+  assert_fails dk image prune -f --filter until=not-a-time
+  cap2 dk image prune -f
+  assert_contains "$OUT" "deleted: $new"
   # the raw answer
   mkimage "$T/u2.tar"; u=$MKIMAGE_ID
   load_ok "$T/u2.tar"

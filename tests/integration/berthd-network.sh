@@ -225,6 +225,12 @@ test_network_prune_removes_unused_only() {
   bru=$(net_bridge "$unused")
   ip link show dev "$bru" >/dev/null 2>&1 || fail "bridge $bru of the unused network is not on the host"
   ct_sleeper "$(ct_name)" --network "$used"
+  # until: only networks created before the time (a duration before now)
+  cap2 dk network prune -f --filter "label=bt.test=$TEST_TAG" --filter until=1h
+  assert_success
+  assert_not_contains "$OUT" "$unused" "prune --filter until=1h keeps a network made just now"
+  assert_ok dk network inspect "$unused"
+  assert_fails dk network prune -f --filter until=yesterday
   cap2 dk network prune -f --filter "label=bt.test=$TEST_TAG"
   assert_success
   assert_contains "$OUT" "$unused" "prune names the network it removed"

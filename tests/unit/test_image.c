@@ -1003,13 +1003,13 @@ TEST (remove_force_in_use)
   free_strv (dirs);
 
   /* still used: prune keeps it */
-  CHECK_OK (image_prune (fx.s, true, always_used, ti.id, &report, err_));
+  CHECK_OK (image_prune (fx.s, true, 0, always_used, ti.id, &report, err_));
   CHECK (json_integer_value (json_object_get (report, "SpaceReclaimed")) == 0);
   json_decref (report);
   CHECK_OK (image_layer_dirs (fx.s, ti.id, &dirs, err_));
   free_strv (dirs);
   /* unused: gone */
-  CHECK_OK (image_prune (fx.s, false, NULL, NULL, &report, err_));
+  CHECK_OK (image_prune (fx.s, false, 0, NULL, NULL, &report, err_));
   CHECK (json_integer_value (json_object_get (report, "SpaceReclaimed")) > 0);
   json_decref (report);
   check_store_empty (&fx);
@@ -1041,7 +1041,7 @@ TEST (prune)
 
   /* dangling only, c is used by a container */
   json_t *report = NULL;
-  CHECK_OK (image_prune (fx.s, false, always_used, c.id, &report, err_));
+  CHECK_OK (image_prune (fx.s, false, 0, always_used, c.id, &report, err_));
   char *s = json_dumps (json_object_get (report, "ImagesDeleted"), JSON_COMPACT);
   want = xasprintf ("[{\"Deleted\":\"%s\"}]", b.id);
   CHECK_STR (s, want);
@@ -1055,7 +1055,7 @@ TEST (prune)
   check_lookup (&fx, c.id, c.id);
 
   /* all unused: a goes (with its tag), c stays */
-  CHECK_OK (image_prune (fx.s, true, always_used, c.id, &report, err_));
+  CHECK_OK (image_prune (fx.s, true, 0, always_used, c.id, &report, err_));
   s = json_dumps (json_object_get (report, "ImagesDeleted"), JSON_COMPACT);
   want = xasprintf ("[{\"Untagged\":\"keep:1\"},{\"Untagged\":\"keep@sha256:");
   CHECK (strncmp (s, want, strlen (want)) == 0);
@@ -1071,7 +1071,7 @@ TEST (prune)
   CHECK (exists (dirs[0]) && exists (dirs[1]));
   free_strv (dirs);
 
-  CHECK_OK (image_prune (fx.s, true, NULL, NULL, &report, err_));
+  CHECK_OK (image_prune (fx.s, true, 0, NULL, NULL, &report, err_));
   json_decref (report);
   check_store_empty (&fx);
   free_test_image (&a);
