@@ -137,6 +137,9 @@ int dockerfile_expand_words (const char *text, char escape, const char *const *e
 struct dockerignore;
 int dockerignore_parse (const char *text, size_t len, struct dockerignore **out, berth_err *err);
 bool dockerignore_match (const struct dockerignore *di, const char *path);
+/* Append one more pattern line (as if it were the last line of the file),
+ * e.g. "!Dockerfile" to keep the Dockerfile as the docker CLI does. */
+int dockerignore_add_pattern (struct dockerignore *di, const char *line, berth_err *err);
 /* True if some exception pattern could re-include something under the
  * directory DIR (so a walker cannot skip an excluded directory whole). */
 bool dockerignore_has_exceptions_under (const struct dockerignore *di, const char *dir);
