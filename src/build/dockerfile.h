@@ -101,15 +101,23 @@ struct dockerfile {
   size_t nstages;
 };
 
-/* Parse TEXT.  A syntax error is "Dockerfile parse error line N: ..." as
- * Docker words it, with -EINVAL; an instruction before the first FROM
- * other than ARG, an unknown instruction, an empty Dockerfile and a
- * malformed JSON form are errors. */
+/* Parse TEXT.  A syntax error is "dockerfile parse error line N: ..." as
+ * dockerd 20.10 words it (lower-case "dockerfile"), with -EINVAL; an
+ * instruction before the first FROM other than ARG, an unknown
+ * instruction, an unknown or malformed --flag, a wrong argument count, an
+ * unterminated heredoc and a JSON form with non-strings are errors.  (Where
+ * dockerd says "failed to parse Dockerfile: X" without a line, berth says
+ * "dockerfile parse error line N: X"; an empty Dockerfile is "failed to
+ * parse Dockerfile: file with no instructions".)  Heredoc bodies with
+ * chomp set already have their leading tabs removed; an ONBUILD trigger's
+ * heredocs are both in the ONBUILD instruction and in its onbuild. */
 int dockerfile_parse (const char *text, size_t len, struct dockerfile **out, berth_err *err);
 void dockerfile_free (struct dockerfile *df);
 /* Lookup helpers: a flag's value (NULL if absent) and whether it is set. */
 const char *df_flag_value (const struct df_instr *in, const char *name);
 bool df_flag_present (const struct df_instr *in, const char *name);
+/* A boolean flag (--link, --parents...): given without a value or "=true". */
+bool df_flag_bool (const struct df_instr *in, const char *name);
 const char *df_kind_name (enum df_kind k); /* "RUN", ... */
 
 /* Docker's shell-word processing (ProcessWord): $VAR, ${VAR},
