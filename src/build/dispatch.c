@@ -255,7 +255,7 @@ static int do_expose (struct build *b, struct stage *st, const struct df_instr *
       const char *proto = slash ? slash + 1 : "tcp";
       if (slash)
         *slash = '\0';
-      for (char *p = (char *) proto; *p; p++)
+      for (char *p = slash ? slash + 1 : NULL; p && *p; p++)
         *p = (char) tolower ((unsigned char) *p);
       char *end = NULL;
       long lo = strtol (v, &end, 10), hi = lo;
