@@ -128,9 +128,11 @@ $(BUILD)/berth-registry: $(call obj,$(REGISTRY_SRC)) $(COMMON_LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(REGISTRY_PKGS)) -lcrypt -lpthread
 
-$(BUILD)/berth: $(call obj,$(BERTH_CLI_SRC)) $(COMMON_LIB)
+# berth build tars the context itself, honoring .dockerignore: the
+# dockerignore matcher's object (not the daemon library) and libarchive.
+$(BUILD)/berth: $(call obj,$(BERTH_CLI_SRC)) $(call obj,src/build/dockerignore.c) $(COMMON_LIB)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson libcurl)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson libcurl libarchive)
 
 $(BUILD)/berth-runtime: $(call obj,$(RUNTIME_CLI_SRC)) $(RUNTIME_LIB) $(COMMON_LIB)
 	@echo "  LD      $@"

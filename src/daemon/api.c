@@ -10,6 +10,7 @@ const struct route berthd_routes[] = {
   { "GET", "/events", api_events, BODY_NONE },
 
   { "GET", "/images/json", api_images_list, BODY_NONE },
+  { "POST", "/build", api_build, BODY_FILE },
   { "POST", "/images/load", api_images_load, BODY_FILE },
   { "GET", "/images/get", api_images_get, BODY_NONE },
   { "POST", "/images/create", api_images_create, BODY_FILE },

@@ -152,5 +152,6 @@ void api_network_disconnect (struct request *req, struct reply *rep);
 void api_networks_prune (struct request *req, struct reply *rep);
 void api_volumes_prune (struct request *req, struct reply *rep);
 void api_build_prune (struct request *req, struct reply *rep);
+void api_build (struct request *req, struct reply *rep); /* api-build.c */
 
 #endif

@@ -126,4 +126,22 @@ int image_layer_dirs (struct image_store *s, const char *id, char ***dirs, berth
 /* Total size of blobs and layers on disk (for `docker system df`). */
 int image_store_usage (struct image_store *s, int64_t *bytes, berth_err *err);
 
+/* ---- builds (commit.c) ---- */
+
+/* The config blob of image ID (a full "sha256:<hex>" id; hidden images,
+ * i.e. build steps, too).  ENOENT: "No such image: ID". */
+int image_config_read (struct image_store *s, const char *id, json_t **config, berth_err *err);
+/* Is ID (full id) an image of the store, hidden ones included, with its
+ * layers?  (The build cache checks its entries with it.) */
+bool image_exists (struct image_store *s, const char *id);
+/* Store the plain (uncompressed) layer tar TAR_FILE as a blob and an
+ * unpacked layer (whiteouts in the tar's .wh. form); *diff_id (heap) is
+ * its sha256.  TAR_FILE stays (the caller removes it). */
+int image_layer_add (struct image_store *s, const char *tar_file, char **diff_id, berth_err *err);
+/* Write CONFIG (a whole image config whose rootfs.diff_ids name layers in
+ * the store) and a manifest for it, and record the image.  HIDDEN keeps
+ * it out of listings and name lookups (build steps); committing a hidden
+ * image again without HIDDEN makes it visible.  *id (heap) is its id. */
+int image_commit (struct image_store *s, json_t *config, bool hidden, char **id, berth_err *err);
+
 #endif

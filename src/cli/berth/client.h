@@ -46,6 +46,7 @@ int cmd_load (struct client *c, int argc, char **argv);
 int cmd_save (struct client *c, int argc, char **argv);
 int cmd_import (struct client *c, int argc, char **argv);
 int cmd_history (struct client *c, int argc, char **argv);
+int cmd_build (struct client *c, int argc, char **argv); /* build.c */
 
 /* Containers (run.c, containers.c, exec.c, logs.c). */
 int cmd_run (struct client *c, int argc, char **argv);

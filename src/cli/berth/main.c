@@ -16,6 +16,7 @@ static const struct
 } commands[] = {
   { "version", cmd_version, "show client and daemon versions" },
   { "info", cmd_info, "show daemon-wide information" },
+  { "build", cmd_build, "PATH|-: build an image from a Dockerfile (-t -f --build-arg --target -q ...; build --help)" },
   { "images", cmd_images, "list images (-q: ids only)" },
   { "run", cmd_run, "IMAGE [CMD...]: create and start a container (-d -i -t --rm -e -v ...; run --help)" },
   { "create", cmd_create, "IMAGE [CMD...]: create a container (the options of run)" },

@@ -1,0 +1,134 @@
+/* berthd's image builder: runs a parsed Dockerfile (dockerfile.h) the way
+ * Docker's classic builder does, step by step, each step a (hidden) image
+ * in berthd's store, with a layer cache shared between builds.
+ *
+ * Files: builder.c (the build: stages, steps, output, the final image),
+ * dispatch.c (one function per metadata instruction), run.c (RUN in a
+ * container of berth's runtime), copy.c (COPY and ADD), layer.c (step
+ * roots: overlay mounts, and their upper folder as a layer tar), cache.c
+ * (the layer cache), context.c (the build context: safe extraction). */
+#ifndef BERTH_BUILD_BUILDER_H
+#define BERTH_BUILD_BUILDER_H
+
+#include <stdbool.h>
+
+#include "build/dockerfile.h"
+#include "common/json.h"
+
+struct berthd;
+
+/* One build, as POST /build asks for it. */
+struct build_request
+{
+  const char *work_dir;     /* a private, empty-ish folder for this build */
+  const char *context_dir;  /* the extracted context (inside WORK_DIR) */
+  const char *dockerfile;   /* the Dockerfile's path in the context */
+  char **tags;              /* -t values, NULL-terminated (may be NULL) */
+  json_t *build_args;       /* {"NAME": "value" or null} (may be NULL) */
+  json_t *labels;           /* {"key": "value"} (may be NULL) */
+  const char *target;       /* --target or NULL */
+  bool no_cache;
+  bool quiet;               /* -q: no step output, only the id at the end */
+  bool force_rm;            /* kept for the API: step containers always go */
+  /* Output: EMIT gets each JSON message ({"stream": ...}, {"aux": ...});
+   * it returns -EPIPE once the client has gone (the build stops). */
+  int (*emit) (void *opaque, json_t *msg);
+  void *opaque;
+};
+
+/* Run the build; *image_id (heap) is the result, tagged with every tag.
+ * Errors are Docker's words where it has some (the stream turns them
+ * into an errorDetail message). */
+int build_run (struct berthd *d, const struct build_request *req, char **image_id, berth_err *err);
+
+/* ---- shared by the builder's files ---- */
+
+struct build;
+
+struct stage
+{
+  char *name;         /* AS name or NULL */
+  int index;
+  char *image_id;     /* current image ("sha256:..."), NULL for scratch before any step */
+  json_t *image;      /* the whole image config: config, rootfs, history */
+  char **args;        /* ARGs in scope: "NAME=value", NULL-terminated */
+  bool cmd_set;       /* CMD given in this stage (ENTRYPOINT then keeps it) */
+  bool done;
+};
+
+struct build
+{
+  struct berthd *d;
+  const struct build_request *req;
+  struct dockerfile *df;
+  struct stage *stages;
+  size_t nstages;
+  char **meta_args;   /* meta ARGs before FROM: "NAME=value" */
+  char **used_args;   /* --build-arg names consumed */
+  int step, nsteps;
+  int mounts;         /* counter for step folders */
+  const char *dockerignore_text;
+  struct dockerignore *ignore;
+};
+
+/* The stage's "config" object (created if missing). */
+json_t *stage_config (struct stage *st);
+/* The variables instruction words expand with: ENV entries, then ARGs not
+ * shadowed by them (Docker: ENV wins).  Heap strv. */
+char **stage_expand_env (struct stage *st);
+/* The value of ARG NAME in scope (NULL if unset). */
+const char *stage_arg (struct stage *st, const char *name);
+/* Build args for a RUN: ARGs with values, not shadowed by ENV. */
+char **stage_run_args (struct stage *st);
+bool build_arg_is_proxy (const char *name);
+
+/* Stream a line of text ({"stream": TEXT}); nothing with -q. */
+int build_say (struct build *b, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/* Raw output of a RUN step (not line-based). */
+int build_output (struct build *b, const char *buf, size_t len);
+
+/* Commit a step: NEW_CONFIG (the stage's image with "config" changed) and
+ * CREATED_BY become a hidden image; LAYER_TAR (may be NULL: an empty
+ * layer, metadata only) is its new layer.  Updates st->image_id/image. */
+int build_commit (struct build *b, struct stage *st, const char *created_by, const char *layer_tar, berth_err *err);
+
+/* dispatch.c: metadata instructions change stage_config (st) and return
+ * CREATED_BY, the history text ("#(nop)  ENV A=b"), heap. */
+int dispatch_meta (struct build *b, struct stage *st, const struct df_instr *in, char **created_by, berth_err *err);
+
+/* layer.c: a step root, the stage's layers under a fresh upper folder. */
+struct step_root
+{
+  char *dir;     /* WORK_DIR/step-N */
+  char *upper;
+  char *rootfs;  /* the merged mount */
+  bool mounted;
+};
+/* INIT_LAYER: add the layer with mount points of a container's root
+ * (/proc, /sys, /dev, /etc/hosts...) under the upper one, so that they
+ * are not part of the step's changes. */
+int step_root_mount (struct build *b, const char *image_id, bool init_layer, struct step_root *r, berth_err *err);
+void step_root_release (struct step_root *r);
+/* The upper folder as a layer tar (overlayfs whiteouts become .wh.
+ * entries), written to *TAR (a file in the step folder). */
+int step_root_layer_tar (struct step_root *r, char **tar, berth_err *err);
+
+/* run.c */
+int build_run_step (struct build *b, struct stage *st, const struct df_instr *in, berth_err *err);
+/* copy.c: COPY and ADD. */
+int build_copy_step (struct build *b, struct stage *st, const struct df_instr *in, berth_err *err);
+
+/* cache.c: KEY is the hex sha256 of the parent id, the step text and its
+ * inputs; the value an image id. */
+char *cache_key (const char *parent, const char *created_by, const char *inputs);
+/* A cached image id that still exists, or NULL. */
+char *cache_get (struct build *b, const char *key);
+void cache_put (struct build *b, const char *key, const char *image_id);
+/* Look up a step: prints " ---> Using cache" and moves the stage on; 1
+ * on a hit, 0 on a miss. */
+int build_cache_hit (struct build *b, struct stage *st, const char *key, berth_err *err);
+
+/* context.c: extract the tar read from FD into DIR (created) safely. */
+int build_context_extract (int fd, const char *dir, berth_err *err);
+
+#endif

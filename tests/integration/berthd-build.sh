@@ -1,0 +1,397 @@
+#!/bin/bash
+# berthd-build.sh: `DOCKER_BUILDKIT=0 docker build` (the classic builder's
+# POST /build) against the daemon: the image config a Dockerfile sets up
+# (env, user, workdir, entrypoint/cmd), COPY (modes, owners, --from,
+# wildcards), RUN layers with deletions, multi-stage builds, ONBUILD,
+# .dockerignore, build args, labels, the layer cache, -q/--iidfile, the
+# Dockerfile or the context from stdin, and bad input.
+#
+# The busybox base image comes from tests/lib/mkimage.sh (no registry).
+# Runs against berthd (default) or, to validate the tests, Debian's dockerd:
+#   DAEMON=dockerd tests/run integration 'berthd-build*'
+: "${TEST_TIMEOUT:=120}"
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$(dirname "$0")/../lib/daemonlib.sh"
+. "$(dirname "$0")/../lib/containerlib.sh"
+
+# bld ARGS...: the classic builder through the docker CLI (OUT, ERR, RC).
+export DOCKER_BUILDKIT=0
+bld() { cap2 dk build "$@"; }
+
+# ctx [N]: a fresh context folder in $T, the Dockerfile read from stdin.
+ctx() {
+  local d=$T/ctx${1:-}
+  mkdir -p "$d"
+  cat > "$d/Dockerfile"
+  printf '%s' "$d"
+}
+
+# runi IMAGE ARGS...: run the image, OUT = its stdout.
+runi() { cap2 dk run --rm "$@"; assert_success "docker run $*"; }
+
+# ------------------------------------------------------------ config
+
+test_build_env_user_workdir_cmd() {
+  local img base d
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base
+ENV A=1 B="two words"
+ENV C=\${A}-x
+WORKDIR /app
+WORKDIR sub
+USER user
+CMD ["sh", "-c", "echo \$A \$B \$C; pwd; id -u"]
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build"
+  assert_match "$OUT" '^Step 1/7 : FROM ' "step lines"
+  assert_match "$OUT" "Successfully tagged $img:latest" "tag line"
+  runi "$img"
+  assert_eq "$(printf '1 two words 1-x\n/app/sub\n1000')" "$OUT" "env, workdir, user"
+  assert_eq '"user"' "$(dk image inspect -f '{{json .Config.User}}' "$img")" "Config.User"
+  assert_eq '"/app/sub"' "$(dk image inspect -f '{{json .Config.WorkingDir}}' "$img")" "Config.WorkingDir"
+}
+
+test_build_entrypoint_cmd_and_metadata() {
+  local img base d
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx 1 <<EOF
+FROM $base
+ENTRYPOINT ["echo", "ep"]
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build"
+  assert_eq "null" "$(dk image inspect -f '{{json .Config.Cmd}}' "$img")" "ENTRYPOINT resets the base image's CMD"
+  runi "$img"
+  assert_eq "ep" "$OUT" "entrypoint only"
+  d=$(ctx 2 <<EOF
+FROM $base
+CMD ["a1"]
+ENTRYPOINT ["echo", "ep"]
+CMD ["a2", "a3"]
+EOF
+)
+  bld -t "$img:2" "$d"
+  assert_success "build 2"
+  runi "$img:2"
+  assert_eq "ep a2 a3" "$OUT" "entrypoint + cmd"
+  d=$(ctx 3 <<EOF
+FROM $base
+SHELL ["/bin/sh", "-ec"]
+CMD echo shell form
+EXPOSE 80 53/udp
+STOPSIGNAL SIGUSR1
+VOLUME /data
+LABEL a=b "c d"=e
+EOF
+)
+  bld -t "$img:3" "$d"
+  assert_success "build 3"
+  assert_eq '["/bin/sh","-ec","echo shell form"]' "$(dk image inspect -f '{{json .Config.Cmd}}' "$img:3")" "shell form CMD with SHELL"
+  assert_eq '{"53/udp":{},"80/tcp":{}}' "$(dk image inspect -f '{{json .Config.ExposedPorts}}' "$img:3")" "EXPOSE"
+  assert_eq 'SIGUSR1' "$(dk image inspect -f '{{.Config.StopSignal}}' "$img:3")" "STOPSIGNAL"
+  assert_eq '{"/data":{}}' "$(dk image inspect -f '{{json .Config.Volumes}}' "$img:3")" "VOLUME"
+  assert_eq '{"a":"b","c d":"e"}' "$(dk image inspect -f '{{json .Config.Labels}}' "$img:3")" "LABEL"
+}
+
+# ------------------------------------------------------------ files
+
+test_build_copy_modes_and_owners() {
+  local img base d
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base
+COPY f1 /dst/
+COPY --chown=1000:1000 dir /tree
+COPY f2 /f2
+COPY f*.txt /glob/
+RUN mkdir /existing
+COPY f1 /existing
+EOF
+)
+  echo one > "$d/f1"; chmod 0750 "$d/f1"
+  echo two > "$d/f2"
+  mkdir -p "$d/dir/sub"; echo deep > "$d/dir/sub/deep"; chmod 0741 "$d/dir/sub/deep"
+  echo a > "$d/fa.txt"; echo b > "$d/fb.txt"; echo c > "$d/fc.md"
+  chown -R 4321:4321 "$d"
+  bld -t "$img" "$d"
+  assert_success "build"
+  runi "$img" sh -c 'stat -c "%n %a %u:%g" /dst/f1 /tree/sub /tree/sub/deep /f2 /existing/f1; ls /glob; cat /tree/sub/deep'
+  assert_eq "$(printf '/dst/f1 750 0:0\n/tree/sub 755 1000:1000\n/tree/sub/deep 741 1000:1000\n/f2 644 0:0\n/existing/f1 750 0:0\nfa.txt\nfb.txt\ndeep')" "$OUT" "modes and owners"
+  # berth-only: --chmod (dockerd 20.10's classic builder requires BuildKit for it)
+  is_berthd || return 0
+  printf 'FROM %s\nCOPY --chmod=600 f2 /f2\n' "$base" > "$d/Dockerfile"
+  bld -t "$img:chmod" "$d"
+  assert_success "build with --chmod"
+  runi "$img:chmod" stat -c '%a %u:%g' /f2
+  assert_eq "600 0:0" "$OUT" "COPY --chmod"
+}
+
+test_build_run_layers_record_deletions() {
+  local img base d
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base
+RUN mkdir -p /w/keep /w/gone && echo x > /w/gone/f && echo y > /w/file && echo z > /w/keep/z
+RUN rm -r /w/gone /w/file /etc/group && rm /w/keep/z && echo new > /w/keep/n
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build"
+  assert_contains "$OUT" "Removing intermediate container" "RUN output"
+  runi "$img" sh -c 'ls -a /w /w/keep; test -e /etc/group && echo group-still-there; true'
+  assert_eq "$(printf '/w:\n.\n..\nkeep\n\n/w/keep:\n.\n..\nn')" "$OUT" "deleted files are gone in the image"
+  assert_eq "$(( $(dk image inspect -f '{{len .RootFS.Layers}}' "$base") + 2 ))" \
+    "$(dk image inspect -f '{{len .RootFS.Layers}}' "$img")" "one layer per RUN"
+}
+
+test_build_multistage_and_target() {
+  local img base d
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base AS builder
+RUN echo built-in-stage > /artifact
+FROM builder AS second
+RUN echo second > /second
+FROM $base
+COPY --from=builder /artifact /out/a
+COPY --from=1 /second /out/s
+CMD ["cat", "/out/a", "/out/s"]
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build"
+  runi "$img"
+  assert_eq "$(printf 'built-in-stage\nsecond')" "$OUT" "files from earlier stages"
+  bld -t "$img:t" --target builder "$d"
+  assert_success "build --target"
+  runi "$img:t" cat /artifact
+  assert_eq "built-in-stage" "$OUT" "target stage"
+  cap2 dk run --rm "$img:t" test -e /second
+  assert_ne 0 "$RC" "stages after the target are not built"
+}
+
+test_build_onbuild_triggers() {
+  local img base d
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base
+ONBUILD RUN echo triggered > /trig
+ONBUILD ENV FROM_TRIGGER=yes
+EOF
+)
+  bld -t "$img-parent" "$d"
+  assert_success "parent build"
+  assert_eq 'RUN echo triggered > /trig|ENV FROM_TRIGGER=yes' \
+    "$(dk image inspect "$img-parent" | jq -r '.[0].Config.OnBuild | join("|")')" "stored triggers"
+  d=$(ctx 2 <<EOF
+FROM $img-parent
+RUN cat /trig
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "child build"
+  runi "$img" sh -c 'cat /trig; echo $FROM_TRIGGER'
+  assert_eq "$(printf 'triggered\nyes')" "$OUT" "triggers ran"
+  assert_match "$(dk image inspect -f '{{json .Config.OnBuild}}' "$img")" '^(null|\[\])$' "triggers are not inherited further"
+}
+
+test_build_dockerignore() {
+  local img base d
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base
+COPY . /c/
+EOF
+)
+  mkdir -p "$d/secret" "$d/keep"
+  echo s > "$d/secret/key"; echo k > "$d/keep/k"; echo l > "$d/x.log"; echo i > "$d/important.log"
+  printf 'secret\n*.log\n!important.log\n' > "$d/.dockerignore"
+  bld -t "$img" "$d"
+  assert_success "build"
+  runi "$img" sh -c 'cd /c && find . -type f | sort'
+  assert_eq "$(printf './.dockerignore\n./Dockerfile\n./important.log\n./keep/k')" "$OUT" "ignored files are not copied"
+}
+
+# ------------------------------------------------------------ args, labels, output
+
+test_build_args() {
+  local img base d
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+ARG BASE=$base
+FROM \${BASE}
+ARG X=default
+ARG Y
+ENV FROM_ENV=\$X
+RUN echo "\$X/\$Y" > /args
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build with defaults"
+  runi "$img" sh -c 'cat /args; echo $FROM_ENV; echo "[$X]"'
+  assert_eq "$(printf 'default/\ndefault\n[]')" "$OUT" "defaults; ARGs are not in the image's env"
+  bld -t "$img:2" --build-arg X=given --build-arg Y=why --build-arg UNUSED=1 "$d"
+  assert_success "build with args"
+  assert_contains "$OUT$ERR" "[Warning] One or more build-args [UNUSED] were not consumed" "unused arg warning"
+  runi "$img:2" cat /args
+  assert_eq "given/why" "$OUT" "--build-arg values"
+  assert_contains "$(dk history --no-trunc "$img:2")" "|2 X=given Y=why /bin/sh -c echo" "RUN history names the args"
+}
+
+test_build_labels_quiet_iidfile() {
+  local img base d
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base
+RUN echo quiet-output
+EOF
+)
+  bld -q --label l1=v1 --label "l2=v 2" --iidfile "$T/iid" -t "$img" -t "$img:second" "$d"
+  assert_success "build -q"
+  assert_match "$OUT" '^sha256:[0-9a-f]{64}$' "-q prints only the id"
+  assert_eq "$OUT" "$(cat "$T/iid")" "--iidfile"
+  assert_eq "$OUT" "$(dk image inspect -f '{{.Id}}' "$img:second")" "every -t"
+  assert_eq '{"l1":"v1","l2":"v 2"}' "$(dk image inspect -f '{{json .Config.Labels}}' "$img")" "--label"
+}
+
+test_build_dockerfile_and_context_from_stdin() {
+  local img base d
+  base=$(busybox_image); img=$(img_name)
+  d=$T/ctxs; mkdir -p "$d"; echo from-context > "$d/file"
+  cap2 dk build -t "$img" -f - "$d" <<EOF
+FROM $base
+COPY file /file
+EOF
+  assert_success "Dockerfile from stdin"
+  runi "$img" cat /file
+  assert_eq "from-context" "$OUT" "context with a Dockerfile from stdin"
+  printf 'FROM %s\nCOPY file /f2\nCMD ["cat", "/f2"]\n' "$base" > "$d/Dockerfile"
+  tar -C "$d" -cf "$T/ctx.tar" .
+  cap2 dk build -t "$img:tar" - < "$T/ctx.tar"
+  assert_success "context from stdin"
+  runi "$img:tar"
+  assert_eq "from-context" "$OUT" "context tar from stdin"
+}
+
+# ------------------------------------------------------------ cache
+
+test_build_cache_hits_and_misses() {
+  local img base d id1
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base
+ENV X=1
+RUN echo run-one > /one
+COPY f /f
+RUN echo run-two > /two
+EOF
+)
+  echo v1 > "$d/f"
+  bld -t "$img" "$d"
+  assert_success "first build"
+  assert_not_contains "$OUT" "Using cache" "first build"
+  id1=$(dk image inspect -f '{{.Id}}' "$img")
+  bld -t "$img" "$d"
+  assert_success "rebuild"
+  assert_eq 4 "$(grep -c 'Using cache' <<< "$OUT")" "every step is a cache hit"
+  assert_not_contains "$OUT" "Running in" "no RUN step ran"
+  assert_eq "$id1" "$(dk image inspect -f '{{.Id}}' "$img")" "same image"
+  echo v2 > "$d/f"
+  bld -t "$img" "$d"
+  assert_success "build after a change"
+  assert_eq 2 "$(grep -c 'Using cache' <<< "$OUT")" "steps before the changed COPY hit"
+  assert_contains "$OUT" "Running in" "the RUN after the changed COPY ran"
+  runi "$img" cat /f
+  assert_eq "v2" "$OUT" "new content"
+  bld --no-cache -t "$img" "$d"
+  assert_success "--no-cache"
+  assert_not_contains "$OUT" "Using cache" "--no-cache"
+}
+
+# ------------------------------------------------------------ bad input
+
+test_build_syntax_error_names_line() {
+  local base d
+  base=$(busybox_image)
+  d=$(ctx <<EOF
+FROM $base
+RUN true
+NOSUCHINSTR foo
+EOF
+)
+  bld "$d"
+  assert_ne 0 "$RC" "build must fail"
+  assert_match "$ERR" 'line 3' "error names the line"
+  assert_match "$ERR" '[Nn][Oo][Ss][Uu][Cc][Hh][Ii][Nn][Ss][Tt][Rr]' "error names the instruction"
+}
+
+test_build_missing_copy_source() {
+  local base d before
+  base=$(busybox_image)
+  before=$(dk images -q | sort)
+  d=$(ctx <<EOF
+FROM $base
+COPY nothere /x
+EOF
+)
+  bld -t "$(img_name)" "$d"
+  assert_ne 0 "$RC" "build must fail"
+  assert_contains "$ERR" "nothere" "error names the source"
+  assert_eq "$before" "$(dk images -q | sort)" "no image left behind"
+}
+
+test_build_failing_run() {
+  local base d before img
+  base=$(busybox_image); img=$(img_name)
+  before=$(dk images -q | sort)
+  d=$(ctx <<EOF
+FROM $base
+RUN echo output-before-failure && false
+EOF
+)
+  bld -t "$img" "$d"
+  assert_ne 0 "$RC" "build must fail"
+  assert_contains "$OUT" "output-before-failure" "the RUN's output is shown"
+  assert_contains "$ERR" "The command '/bin/sh -c echo output-before-failure && false' returned a non-zero code: 1" "exit code reported"
+  assert_eq "$before" "$(dk images -q | sort)" "no half-built image"
+  assert_fails dk image inspect "$img"
+  assert_eq "" "$(dk ps -q)" "no container left running"
+}
+
+test_build_unknown_stage_or_target() {
+  local base d
+  base=$(busybox_image)
+  d=$(ctx <<EOF
+FROM $base AS one
+COPY --from=nosuchstage /x /x
+EOF
+)
+  bld "$d"
+  assert_ne 0 "$RC" "unknown --from must fail"
+  assert_contains "$ERR" "nosuchstage" "error names the stage"
+  bld --target nosuchtarget "$d"
+  assert_ne 0 "$RC" "unknown --target must fail"
+  assert_contains "$ERR" "nosuchtarget" "error names the target"
+}
+
+test_build_context_with_dotdot_is_refused() {
+  local base
+  base=$(busybox_image)
+  mkimage_rawtar "$T/evil.tar" "f Dockerfile FROM $base" "f ../escape pwned"
+  api POST "/build?t=$(img_name)" --data-binary "@$T/evil.tar" -H 'Content-Type: application/x-tar'
+  case "$API_STATUS" in
+    200) assert_contains "$API_BODY" '"error' "a 200 stream must end with an error" ;;
+    4*|5*) ;;
+    *) fail "unexpected status $API_STATUS" ;;
+  esac
+  assert_not_contains "$API_BODY" "Successfully built" "the build must not succeed"
+  assert_not_exists "$DAEMON_DIR/escape" "written outside"
+  assert_not_exists "$DAEMON_DIR/data/escape" "written outside"
+  assert_daemon_answers
+}
+
+run_daemon_tests "$@"
