@@ -106,7 +106,7 @@ test_build_copy_modes_and_owners() {
 FROM $base
 COPY f1 /dst/
 COPY --chown=1000:1000 dir /tree
-COPY --chmod=600 f2 /f2
+COPY f2 /f2
 COPY f*.txt /glob/
 RUN mkdir /existing
 COPY f1 /existing
@@ -120,7 +120,14 @@ EOF
   bld -t "$img" "$d"
   assert_success "build"
   runi "$img" sh -c 'stat -c "%n %a %u:%g" /dst/f1 /tree/sub /tree/sub/deep /f2 /existing/f1; ls /glob; cat /tree/sub/deep'
-  assert_eq "$(printf '/dst/f1 750 0:0\n/tree/sub 755 1000:1000\n/tree/sub/deep 741 1000:1000\n/f2 600 0:0\n/existing/f1 750 0:0\nfa.txt\nfb.txt\ndeep')" "$OUT" "modes and owners"
+  assert_eq "$(printf '/dst/f1 750 0:0\n/tree/sub 755 1000:1000\n/tree/sub/deep 741 1000:1000\n/f2 644 0:0\n/existing/f1 750 0:0\nfa.txt\nfb.txt\ndeep')" "$OUT" "modes and owners"
+  # berth-only: --chmod (dockerd 20.10's classic builder requires BuildKit for it)
+  is_berthd || return 0
+  printf 'FROM %s\nCOPY --chmod=600 f2 /f2\n' "$base" > "$d/Dockerfile"
+  bld -t "$img:chmod" "$d"
+  assert_success "build with --chmod"
+  runi "$img:chmod" stat -c '%a %u:%g' /f2
+  assert_eq "600 0:0" "$OUT" "COPY --chmod"
 }
 
 test_build_run_layers_record_deletions() {
