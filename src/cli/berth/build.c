@@ -341,7 +341,8 @@ static void human_size (double bytes, char *buf, size_t len)
 
 static void announce_context (struct reply *rp)
 {
-  if (rp->announced)
+  /* with -q the docker CLI keeps this progress out of stdout */
+  if (rp->announced || rp->quiet)
     return;
   rp->announced = true;
   char size[32];
@@ -629,18 +630,23 @@ static int post_build (struct client *c, const struct build_opts *o, const char 
           fprintf (stderr, "berth: the build's output broke off: %s\n", curl_easy_strerror (rc));
           ret = 1;
         }
-      else if (rp.image_id == NULL && (o->quiet || o->iidfile))
-        {
-          fprintf (stderr, "berth: the daemon did not report the image id\n");
-          ret = 1;
-        }
       else
         {
+          /* as the docker CLI: with -q the daemon's output is only the
+           * image id, printed as is and also what --iidfile gets */
+          const char *iid = rp.image_id;
           if (o->quiet)
-            printf ("%s\n", rp.image_id);
+            {
+              iid = rp.quiet_out.s;
+              fputs (rp.quiet_out.s ? rp.quiet_out.s : "", stdout);
+            }
           berth_err werr = NULL;
-          if (o->iidfile && rp.image_id
-              && berth_write_file (o->iidfile, rp.image_id, strlen (rp.image_id), &werr) < 0)
+          if (o->iidfile && (iid == NULL || *iid == '\0'))
+            {
+              fprintf (stderr, "Server did not provide an image ID. Cannot write %s\n", o->iidfile);
+              ret = 1;
+            }
+          else if (o->iidfile && berth_write_file (o->iidfile, iid, strlen (iid), &werr) < 0)
             {
               fprintf (stderr, "berth: cannot write the image id: %s\n", werr->msg);
               berth_error_free (&werr);
@@ -829,7 +835,7 @@ static int build_from_dir (struct client *c, const struct build_opts *o)
       unsigned char rnd[10];
       if (getrandom (rnd, sizeof rnd, 0) != sizeof rnd)
         return usage_error ("%s", "getrandom failed");
-      random_name = malloc (32);
+      random_name = malloc (64);
       if (random_name == NULL)
         abort ();
       strcpy (random_name, ".dockerfile.");
