@@ -34,6 +34,9 @@ struct build_request
    * it returns -EPIPE once the client has gone (the build stops). */
   int (*emit) (void *opaque, json_t *msg);
   void *opaque;
+  /* Out (may be NULL): a failing RUN's exit status, which the error
+   * message's errorDetail.code carries so clients exit with it. */
+  int *exit_code;
 };
 
 /* Run the build; *image_id (heap) is the result, tagged with every tag.

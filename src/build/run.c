@@ -235,6 +235,8 @@ int build_run_step (struct build *b, struct stage *st, const struct df_instr *in
   if (r == 0 && status != 0)
     {
       cleanup_free char *words = join_words (cmd);
+      if (b->req->exit_code)
+        *b->req->exit_code = status;
       r = berth_fail_as (err, EINVAL, "The command '%s' returned a non-zero code: %d", words ? words : "",
                          status);
     }

@@ -66,9 +66,12 @@ static int emit (void *opaque, json_t *msg)
   return stream_out_write (j->out, line, n + 2);
 }
 
-static void emit_error (struct build_job *j, const char *msg)
+/* CODE: a failing RUN's status (0: none), as dockerd's errorDetail.code. */
+static void emit_error (struct build_job *j, const char *msg, int code)
 {
   cleanup_json json_t *m = json_pack ("{s:{s:s},s:s}", "errorDetail", "message", msg, "error", msg);
+  if (m && code)
+    json_object_set_new (json_object_get (m, "errorDetail"), "code", json_integer (code));
   if (m)
     emit (j, m);
 }
@@ -77,6 +80,7 @@ static void run_build (struct stream_out *out, void *ctx)
 {
   struct build_job *j = ctx;
   j->out = out;
+  int code = 0;
   struct build_request req = {
     .work_dir = j->work_dir,
     .context_dir = j->context_dir,
@@ -90,13 +94,14 @@ static void run_build (struct stream_out *out, void *ctx)
     .force_rm = j->force_rm,
     .emit = emit,
     .opaque = j,
+    .exit_code = &code,
   };
   cleanup_free char *id = NULL;
   berth_err err = NULL;
   if (build_run (j->d, &req, &id, &err) < 0)
     {
       berth_debug ("build failed: %s", err && err->msg ? err->msg : "?");
-      emit_error (j, err && err->msg ? err->msg : "build failed");
+      emit_error (j, err && err->msg ? err->msg : "build failed", code);
       berth_error_free (&err);
     }
 }
