@@ -109,6 +109,11 @@ static int put_entry (struct sink *s, const char *name, const struct stat *in, i
     }
 }
 
+static int cmp_str (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
 static char *join (const char *a, const char *b)
 {
   char *p = NULL;
@@ -141,7 +146,7 @@ static int put_tree (struct sink *s, int dirfd, const char *src_rel, const char 
       names[n++] = strdup (de->d_name);
     }
   closedir (d);
-  qsort (names, n, sizeof *names, (int (*) (const void *, const void *)) strcmp);
+  qsort (names, n, sizeof *names, cmp_str);
   int r = 0;
   for (size_t i = 0; i < n; i++)
     {
@@ -371,11 +376,6 @@ static int glob_in (int root, const char *dir, const char *pattern, char ***out,
     }
   closedir (d);
   return 0;
-}
-
-static int cmp_str (const void *a, const void *b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
 /* The tar name of the destination, and whether it names a folder. */
