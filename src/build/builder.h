@@ -131,7 +131,14 @@ void cache_put (struct build *b, const char *key, const char *image_id);
  * on a hit, 0 on a miss. */
 int build_cache_hit (struct build *b, struct stage *st, const char *key, berth_err *err);
 
-/* context.c: extract the tar read from FD into DIR (created) safely. */
+/* context.c: extract the tar read from FD into DIR (created) safely.  A
+ * context up to BUILD_CONTEXT_TMPFS_MAX bytes (as sent) goes into a tmpfs
+ * mounted on DIR: build_context_release unmounts it (call it before
+ * removing DIR; harmless when nothing is mounted). */
+#define BUILD_CONTEXT_TMPFS_MAX (256LL << 20)
 int build_context_extract (int fd, const char *dir, berth_err *err);
+void build_context_release (const char *dir);
+/* At berthd's start: unmount and remove what interrupted builds left. */
+void build_leftovers_remove (const char *data_root);
 
 #endif

@@ -35,6 +35,7 @@ struct build_job
 static void job_free (void *p)
 {
   struct build_job *j = p;
+  build_context_release (j->context_dir);
   if (j->work_dir)
     berth_rm_rf (j->work_dir);
   free (j->work_dir);

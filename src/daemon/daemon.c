@@ -1,5 +1,6 @@
 /* berthd configuration and shared state. */
 #include "daemon/daemon.h"
+#include "build/builder.h"
 #include "daemon/network.h"
 #include "image/image.h"
 #include "daemon/container.h"
@@ -255,6 +256,7 @@ int berthd_open (struct berthd *d, berth_err *err)
     return berth_error_prefix (err, "image store");
   if (find_helpers (d, err) < 0)
     return -ENOENT;
+  build_leftovers_remove (d->cfg.data_root);
   d->events = events_new ();
   cleanup_free char *containers = NULL;
   if (d->events == NULL || asprintf (&containers, "%s/containers", d->cfg.data_root) < 0)
