@@ -7,6 +7,7 @@
 #include "common/cleanup.h"
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Docker's predefined args: usable without an ARG, never in history. */
 static const char *const proxy_args[] = { "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
@@ -189,7 +191,7 @@ static const char *short_id (const char *id)
 
 /* ---- commits ---- */
 
-int build_commit (struct build *b, struct stage *st, const char *created_by, const char *layer_tar, berth_err *err)
+int build_commit (struct build *b, struct stage *st, const char *created_by, struct step_root *layer, berth_err *err)
 {
   cleanup_free char *now = berth_rfc3339_now ();
   cleanup_free char *diff_id = NULL;
@@ -206,8 +208,12 @@ int build_commit (struct build *b, struct stage *st, const char *created_by, con
   json_t *entry = json_pack ("{s:s,s:s}", "created", now, "created_by", created_by);
   pthread_mutex_lock (&b->d->image_lock);
   int r = 0;
-  if (layer_tar)
-    r = image_layer_add (b->d->images, layer_tar, &diff_id, err);
+  /* The step's upper folder becomes the store's layer folder (no second
+   * unpack) unless it holds what the store's unpacker decides about. */
+  if (layer && layer->adoptable)
+    r = image_layer_add_dir (b->d->images, layer->tar, layer->diff_id, layer->upper, layer->size, &diff_id, err);
+  else if (layer)
+    r = image_layer_add (b->d->images, layer->tar, &diff_id, err);
   if (r == 0 && diff_id)
     json_array_append_new (json_object_get (rootfs, "diff_ids"), json_string (diff_id));
   else if (r == 0)
@@ -442,8 +448,20 @@ static int run_step (struct build *b, struct stage *st, const struct df_instr *i
     }
 }
 
+static double mono_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
+/* Each step's time in the debug log (where a build's time goes). */
 static int print_step (struct build *b, const char *text)
 {
+  double now = mono_ms ();
+  if (b->step > 0)
+    berth_debug ("build: step %d took %.1f ms", b->step, now - b->step_start);
+  b->step_start = now;
   b->step++;
   return build_say (b, "Step %d/%d : %s\n", b->step, b->nsteps, text);
 }
@@ -691,6 +709,7 @@ int build_run (struct berthd *d, const struct build_request *req, char **image_i
     r = warn_unused_args (&b);
   if (r == 0)
     r = finish (&b, &b.stages[target], image_id, err);
+  berth_debug ("build: step %d took %.1f ms", b.step, mono_ms () - b.step_start);
   if (r == -EPIPE && err && *err == NULL)
     berth_fail (err, EPIPE, "the client went away");
   if (label_df)

@@ -69,6 +69,7 @@ struct build
   char **meta_args;   /* meta ARGs before FROM: "NAME=value" */
   char **used_args;   /* --build-arg names consumed */
   int step, nsteps;
+  double step_start;  /* CLOCK_MONOTONIC ms, for the debug log */
   int mounts;         /* counter for step folders */
   const char *dockerignore_text;
   struct dockerignore *ignore;
@@ -93,7 +94,8 @@ int build_output (struct build *b, const char *buf, size_t len);
 /* Commit a step: NEW_CONFIG (the stage's image with "config" changed) and
  * CREATED_BY become a hidden image; LAYER_TAR (may be NULL: an empty
  * layer, metadata only) is its new layer.  Updates st->image_id/image. */
-int build_commit (struct build *b, struct stage *st, const char *created_by, const char *layer_tar, berth_err *err);
+struct step_root;
+int build_commit (struct build *b, struct stage *st, const char *created_by, struct step_root *layer, berth_err *err);
 
 /* dispatch.c: metadata instructions change stage_config (st) and return
  * CREATED_BY, the history text ("#(nop)  ENV A=b"), heap. */
@@ -106,15 +108,24 @@ struct step_root
   char *upper;
   char *rootfs;  /* the merged mount */
   bool mounted;
+  /* Set by step_root_layer_tar: */
+  char *tar;            /* the layer tar (in DIR) */
+  char diff_id[72];     /* its sha256, computed while writing it */
+  long long size;       /* the unpacked size, as the store counts it */
+  bool adoptable;       /* UPPER can become the store's layer folder as is */
 };
 /* INIT_LAYER: add the layer with mount points of a container's root
  * (/proc, /sys, /dev, /etc/hosts...) under the upper one, so that they
  * are not part of the step's changes. */
 int step_root_mount (struct build *b, const char *image_id, bool init_layer, struct step_root *r, berth_err *err);
 void step_root_release (struct step_root *r);
-/* The upper folder as a layer tar (overlayfs whiteouts become .wh.
- * entries), written to *TAR (a file in the step folder). */
-int step_root_layer_tar (struct step_root *r, char **tar, berth_err *err);
+/* The upper folder (after unmounting) as a layer tar (overlayfs whiteouts
+ * become .wh. entries), written to R->tar (a file in the step folder),
+ * with R->diff_id and R->size; xattrs other than overlayfs' opaque mark
+ * are removed from UPPER (the tar has none), and R->adoptable tells
+ * whether UPPER holds nothing the store's unpacker would refuse (device
+ * nodes), so that it can be moved into the store. */
+int step_root_layer_tar (struct step_root *r, berth_err *err);
 
 /* run.c */
 int build_run_step (struct build *b, struct stage *st, const struct df_instr *in, berth_err *err);
@@ -127,6 +138,9 @@ char *cache_key (const char *parent, const char *created_by, const char *inputs)
 /* A cached image id that still exists, or NULL. */
 char *cache_get (struct build *b, const char *key);
 void cache_put (struct build *b, const char *key, const char *image_id);
+/* Any text under KEY in the cache folder (a memo, not an image id). */
+char *cache_get_text (struct build *b, const char *key);
+void cache_put_text (struct build *b, const char *key, const char *text);
 /* Look up a step: prints " ---> Using cache" and moves the stage on; 1
  * on a hit, 0 on a miss. */
 int build_cache_hit (struct build *b, struct stage *st, const char *key, berth_err *err);

@@ -41,6 +41,21 @@ static char *entry_path (struct build *b, const char *key)
   return asprintf (&p, "%s/build/cache/%s", b->d->cfg.data_root, key) < 0 ? NULL : p;
 }
 
+char *cache_get_text (struct build *b, const char *key)
+{
+  cleanup_free char *path = key ? entry_path (b, key) : NULL;
+  char *text = NULL;
+  size_t len = 0;
+  if (path == NULL || berth_read_file (path, 1 << 16, &text, &len, NULL) < 0)
+    return NULL;
+  return text;
+}
+
+void cache_put_text (struct build *b, const char *key, const char *text)
+{
+  cache_put (b, key, text);
+}
+
 char *cache_get (struct build *b, const char *key)
 {
   cleanup_free char *path = key ? entry_path (b, key) : NULL;

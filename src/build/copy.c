@@ -433,6 +433,8 @@ static int put_sources (struct sink *s, struct source *src, size_t nsrc, const c
   return 0;
 }
 
+#define FROM_UNMOUNTED (-2) /* a --from source root not mounted yet */
+
 struct copy
 {
   struct build *b;
@@ -441,7 +443,8 @@ struct copy
   bool add;
   struct source *src;
   size_t nsrc;
-  int context_root, from_root;
+  int context_root, from_root; /* from_root: FROM_UNMOUNTED until needed */
+  char *from_id;               /* --from: the stage's or image's id */
   struct step_root from;
   char *dst;
   bool dst_dir;
@@ -493,11 +496,50 @@ static int from_root (struct copy *c, const char *from, berth_err *err)
       image_info_free (info);
       id = looked;
     }
-  r = step_root_mount (b, id, false, &c->from, err);
+  c->from_id = strdup (id);
+  c->from_root = FROM_UNMOUNTED;
+  return c->from_id ? 0 : berth_fail (err, ENOMEM, "COPY");
+}
+
+/* Mount the --from image (once) and point the sources at it. */
+static int from_mount (struct copy *c, berth_err *err)
+{
+  if (c->from_root != FROM_UNMOUNTED)
+    return 0;
+  int r = step_root_mount (c->b, c->from_id, false, &c->from, err);
   if (r < 0)
     return r;
   c->from_root = open (c->from.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  return c->from_root < 0 ? berth_fail_errno (err, "open %s", c->from.rootfs) : 0;
+  if (c->from_root < 0)
+    return berth_fail_errno (err, "open %s", c->from.rootfs);
+  for (size_t i = 0; i < c->nsrc; i++)
+    if (c->src[i].root == FROM_UNMOUNTED)
+      c->src[i].root = c->from_root;
+  return 0;
+}
+
+/* The sources' hash of a COPY --from without wildcards depends only on the
+ * (content-addressed) image id, the source paths, the destination and
+ * --chmod: it is kept in the cache folder ("from-<key>"), so a rebuild
+ * neither mounts the image nor reads its files again. */
+static char *from_memo_key (struct copy *c, char **words, size_t nwords)
+{
+  if (c->from_id == NULL)
+    return NULL;
+  cleanup_free char *text = NULL;
+  if (asprintf (&text, "%s\n%s\n%d\n%d %o\n", c->from_id, c->dst, c->dst_dir, c->chmod_set, (unsigned) c->chmod) < 0)
+    return NULL;
+  for (size_t i = 0; i < nwords; i++)
+    {
+      char *t = NULL;
+      if (has_glob (words[i]) || strncmp (words[i], "<<", 2) == 0 || asprintf (&t, "%s%s\n", text, words[i]) < 0)
+        return NULL;
+      free (text);
+      text = t;
+    }
+  cleanup_free char *k = cache_key ("from-memo", text, NULL);
+  char *key = NULL;
+  return k && asprintf (&key, "from-%s", k) >= 0 ? key : NULL;
 }
 
 static int heredoc_source (struct copy *c, const char *word, berth_err *err)
@@ -561,8 +603,15 @@ static int keep_fd (struct copy *c, int fd)
 
 static int collect_sources (struct copy *c, char **words, size_t nwords, berth_err *err)
 {
-  int root = c->from_root >= 0 ? c->from_root : c->context_root;
-  bool context = c->from_root < 0;
+  bool context = c->from_id == NULL;
+  for (size_t i = 0; !context && i < nwords; i++)
+    if (has_glob (words[i]))
+      {
+        int r = from_mount (c, err); /* wildcards are matched in the image */
+        if (r < 0)
+          return r;
+      }
+  int root = context ? c->context_root : c->from_root;
   for (size_t i = 0; i < nwords; i++)
     {
       const char *w = words[i];
@@ -741,6 +790,7 @@ static void copy_free (struct copy *c)
     close (c->context_root);
   if (c->from_root >= 0)
     close (c->from_root);
+  free (c->from_id);
   step_root_release (&c->from);
   free (c->dst);
   free (c->chown);
@@ -777,8 +827,16 @@ static int copy_step (struct copy *c, berth_err *err)
                           "When using %s with more than one source file, the destination must be a directory and end with a /",
                           c->add ? "ADD" : "COPY");
   cleanup_free char *created_by = NULL;
-  if ((r = hash_pass (c, &created_by, err)) < 0)
-    return r;
+  cleanup_free char *memo = from_memo_key (c, words, in->nargs - 1);
+  if (memo)
+    created_by = cache_get_text (b, memo);
+  if (created_by == NULL)
+    {
+      if ((r = from_mount (c, err)) < 0 || (r = hash_pass (c, &created_by, err)) < 0)
+        return r;
+      if (memo)
+        cache_put_text (b, memo, created_by);
+    }
   char inputs[256];
   snprintf (inputs, sizeof inputs, "chown=%s chmod=%o from=%s", c->chown ? c->chown : "",
             c->chmod_set ? (unsigned) c->chmod : 0u, df_flag_value (in, "from") ?: "");
@@ -786,9 +844,11 @@ static int copy_step (struct copy *c, berth_err *err)
   r = build_cache_hit (b, c->st, key, err);
   if (r != 0)
     return r < 0 ? r : 0;
+  if ((r = from_mount (c, err)) < 0)
+    return r;
   struct step_root root;
   r = step_root_mount (b, c->st->image_id, false, &root, err);
-  cleanup_free char *tar = NULL, *layer = NULL;
+  cleanup_free char *tar = NULL;
   if (r == 0)
     {
       cleanup_close int rootfd = open (root.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -806,10 +866,10 @@ static int copy_step (struct copy *c, berth_err *err)
       unlink (tar);
       umount2 (root.rootfs, MNT_DETACH);
       root.mounted = false;
-      r = step_root_layer_tar (&root, &layer, err);
+      r = step_root_layer_tar (&root, err);
     }
   if (r == 0)
-    r = build_commit (b, c->st, created_by, layer, err);
+    r = build_commit (b, c->st, created_by, &root, err);
   if (r == 0)
     cache_put (b, key, c->st->image_id);
   step_root_release (&root);

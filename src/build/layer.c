@@ -11,6 +11,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -106,6 +107,7 @@ void step_root_release (struct step_root *r)
   free (r->dir);
   free (r->upper);
   free (r->rootfs);
+  free (r->tar);
   memset (r, 0, sizeof *r);
 }
 
@@ -115,8 +117,40 @@ struct tarw
 {
   struct archive *a;
   struct archive_entry *e;
+  int fd;
+  EVP_MD_CTX *md;      /* the diff id, over the bytes written */
+  long long size;      /* regular files and link targets, as the store's unpacker counts */
+  bool adoptable;
   char buf[1 << 16];
 };
+
+static la_ssize_t tar_write_cb (struct archive *a, void *opaque, const void *buf, size_t len)
+{
+  struct tarw *t = opaque;
+  if (berth_write_all (t->fd, buf, len) < 0)
+    {
+      archive_set_error (a, errno, "write the layer tar");
+      return -1;
+    }
+  EVP_DigestUpdate (t->md, buf, len);
+  return (la_ssize_t) len;
+}
+
+/* The tar carries no xattrs: the folder keeps none either (overlayfs
+ * leaves trusted.overlay.origin/impure on copied-up entries), except the
+ * opaque mark, which is the .wh..wh..opq entry. */
+static void strip_xattrs (int dirfd, const char *base)
+{
+  char list[4096];
+  cleanup_free char *self = NULL;
+  cleanup_close int fd = openat (dirfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || asprintf (&self, "/proc/self/fd/%d", fd) < 0)
+    return;
+  ssize_t n = llistxattr (self, list, sizeof list);
+  for (ssize_t i = 0; i < n; i += (ssize_t) strlen (list + i) + 1)
+    if (strcmp (list + i, "trusted.overlay.opaque") != 0)
+      (void) lremovexattr (self, list + i);
+}
 
 static int write_header (struct tarw *t, const char *name, const struct stat *st, const char *link,
                          berth_err *err)
@@ -196,6 +230,10 @@ static int walk (struct tarw *t, int dirfd, const char *rel, berth_err *err)
         r = berth_fail (err, ENOMEM, "layer tar");
       else if (fstatat (dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
         r = berth_fail_errno (err, "layer tar: stat %s", name);
+      if (r == 0)
+        strip_xattrs (dirfd, base);
+      if (r < 0)
+        ;
       else if (S_ISCHR (st.st_mode) && st.st_rdev == makedev (0, 0))
         r = write_whiteout (t, rel, base, &st, err);
       else if (S_ISDIR (st.st_mode))
@@ -218,17 +256,25 @@ static int walk (struct tarw *t, int dirfd, const char *rel, berth_err *err)
           else
             {
               target[len] = '\0';
+              t->size += len;
               r = write_header (t, name, &st, target, err);
             }
         }
       else if (S_ISREG (st.st_mode))
         {
+          t->size += st.st_size;
+          if (st.st_nlink > 1)
+            t->adoptable = false; /* the store's layer would have copies */
           r = write_header (t, name, &st, NULL, err);
           if (r == 0)
             r = write_content (t, dirfd, base, name, err);
         }
       else
-        r = write_header (t, name, &st, NULL, err); /* fifos, devices made by RUN */
+        {
+          if (!S_ISFIFO (st.st_mode))
+            t->adoptable = false; /* devices made by RUN: the store decides */
+          r = write_header (t, name, &st, NULL, err);
+        }
     }
   for (int i = 0; i < n; i++)
     free (names[i]);
@@ -236,7 +282,7 @@ static int walk (struct tarw *t, int dirfd, const char *rel, berth_err *err)
   return r;
 }
 
-int step_root_layer_tar (struct step_root *r, char **tar, berth_err *err)
+int step_root_layer_tar (struct step_root *r, berth_err *err)
 {
   cleanup_free char *path = NULL;
   struct tarw *t = calloc (1, sizeof *t);
@@ -245,12 +291,19 @@ int step_root_layer_tar (struct step_root *r, char **tar, berth_err *err)
       free (t);
       return berth_fail (err, ENOMEM, "layer tar");
     }
+  t->adoptable = true;
+  t->fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  t->md = EVP_MD_CTX_new ();
   t->a = archive_write_new ();
   t->e = archive_entry_new ();
   int ret = 0;
-  if (t->a == NULL || t->e == NULL || archive_write_set_format_pax_restricted (t->a) != ARCHIVE_OK
-      || archive_write_set_bytes_in_last_block (t->a, 1) != ARCHIVE_OK
-      || archive_write_open_filename (t->a, path) != ARCHIVE_OK)
+  if (t->fd < 0)
+    ret = berth_fail_errno (err, "layer tar: create %s", path);
+  else if (t->md == NULL || EVP_DigestInit_ex (t->md, EVP_sha256 (), NULL) != 1)
+    ret = berth_fail (err, ENOMEM, "layer tar: sha256");
+  else if (t->a == NULL || t->e == NULL || archive_write_set_format_pax_restricted (t->a) != ARCHIVE_OK
+           || archive_write_set_bytes_in_last_block (t->a, 1) != ARCHIVE_OK
+           || archive_write_open2 (t->a, t, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK)
     ret = berth_fail (err, EIO, "layer tar: %s", t->a ? archive_error_string (t->a) : "no memory");
   cleanup_close int upper = ret == 0 ? open (r->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   if (ret == 0 && upper < 0)
@@ -259,12 +312,30 @@ int step_root_layer_tar (struct step_root *r, char **tar, berth_err *err)
     ret = walk (t, upper, "", err);
   if (t->a && archive_write_close (t->a) != ARCHIVE_OK && ret == 0)
     ret = berth_fail (err, EIO, "layer tar: %s", archive_error_string (t->a));
+  if (ret == 0)
+    {
+      unsigned char md[32];
+      unsigned len = 0;
+      EVP_DigestFinal_ex (t->md, md, &len);
+      strcpy (r->diff_id, "sha256:");
+      for (int i = 0; i < 32; i++)
+        sprintf (r->diff_id + 7 + 2 * i, "%02x", md[i]);
+      r->size = t->size;
+      r->adoptable = t->adoptable;
+    }
   if (t->a)
     archive_write_free (t->a);
   if (t->e)
     archive_entry_free (t->e);
+  if (t->md)
+    EVP_MD_CTX_free (t->md);
+  if (t->fd >= 0 && close (t->fd) < 0 && ret == 0)
+    ret = berth_fail_errno (err, "layer tar: write %s", path);
   free (t);
   if (ret == 0)
-    *tar = take_ptr (path);
+    {
+      free (r->tar);
+      r->tar = take_ptr (path);
+    }
   return ret;
 }

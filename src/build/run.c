@@ -242,15 +242,14 @@ int build_run_step (struct build *b, struct stage *st, const struct df_instr *in
     }
   if (r == 0)
     r = build_say (b, "Removing intermediate container %.12s\n", id);
-  cleanup_free char *tar = NULL;
   if (r == 0)
     {
       umount2 (root.rootfs, MNT_DETACH);
       root.mounted = false;
-      r = step_root_layer_tar (&root, &tar, err);
+      r = step_root_layer_tar (&root, err);
     }
   if (r == 0)
-    r = build_commit (b, st, created_by, tar, err);
+    r = build_commit (b, st, created_by, &root, err);
   if (r == 0)
     cache_put (b, key, st->image_id);
   step_root_release (&root);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct build_job
 {
@@ -178,7 +179,13 @@ static int job_prepare (struct request *req, struct build_job *j, berth_err *err
     return -EIO;
   if (req->body_too_large)
     return berth_fail_as (err, ENOSPC, "cannot store the build context (disk full?)");
-  return build_context_extract (req->body_fd, j->context_dir, err);
+  struct timespec t0, t1;
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  r = build_context_extract (req->body_fd, j->context_dir, err);
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  berth_debug ("build: context extracted in %.1f ms",
+               (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+  return r;
 }
 
 void api_build (struct request *req, struct reply *rep)

@@ -75,6 +75,26 @@ int image_layer_add (struct image_store *s, const char *tar_file, char **diff_id
   return *diff_id ? 0 : berth_fail (err, ENOMEM, "store layer");
 }
 
+int image_layer_add_dir (struct image_store *s, const char *tar_file, const char *diff_id, const char *dir, int64_t size,
+                         char **diff_id_out, berth_err *err)
+{
+  bool created = false;
+  if (!img_digest_valid (diff_id))
+    return berth_fail (err, EINVAL, "store layer: bad digest %s", diff_id ? diff_id : "");
+  int r = img_layer_adopt (s, dir, diff_id, size, &created, err);
+  if (r == -EXDEV) /* another filesystem: unpack the tar instead */
+    {
+      berth_error_free (err);
+      return image_layer_add (s, tar_file, diff_id_out, err);
+    }
+  if (r == 0)
+    r = img_blob_commit (s, tar_file, diff_id, &created, err);
+  if (r < 0)
+    return berth_error_prefix (err, "store layer");
+  *diff_id_out = strdup (diff_id);
+  return *diff_id_out ? 0 : berth_fail (err, ENOMEM, "store layer");
+}
+
 static int put_json (struct image_store *s, json_t *j, char digest[IMG_DIGEST_SIZE], int64_t *size, berth_err *err)
 {
   cleanup_free char *text = json_dumps (j, JSON_COMPACT);

@@ -164,6 +164,11 @@ int64_t img_layer_size (struct image_store *s, const char *diff_id);
  * *CREATED tells whether it was unpacked now (the caller rolls back). */
 int img_layer_create (struct image_store *s, const char *blob_file, const char *name, const char *diff_id,
                       bool *created, berth_err *err);
+/* Make DIR (an unpacked layer in overlayfs form, on the store's
+ * filesystem) the layer DIFF_ID by renaming it into place; SIZE is its
+ * unpacked size.  Nothing happens when the layer exists (DIR stays). */
+int img_layer_adopt (struct image_store *s, const char *dir, const char *diff_id, int64_t size, bool *created,
+                     berth_err *err);
 /* Just check that BLOB_FILE decompresses to DIFF_ID. */
 int img_layer_verify (const char *blob_file, const char *name, const char *diff_id, berth_err *err);
 void img_layer_delete (struct image_store *s, const char *diff_id, int64_t *freed);

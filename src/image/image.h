@@ -138,6 +138,16 @@ bool image_exists (struct image_store *s, const char *id);
  * unpacked layer (whiteouts in the tar's .wh. form); *diff_id (heap) is
  * its sha256.  TAR_FILE stays (the caller removes it). */
 int image_layer_add (struct image_store *s, const char *tar_file, char **diff_id, berth_err *err);
+/* The same for a layer that exists unpacked already: DIR (overlayfs form:
+ * whiteouts as char 0:0 devices, opaque folders by xattr; no other
+ * xattrs, no device nodes) holds exactly what TAR_FILE holds, whose sha256
+ * DIFF_ID ("sha256:<hex>") the caller computed while writing it, and SIZE
+ * is the layer's unpacked size.  DIR is renamed into the store (it must be
+ * on the store's filesystem; else the tar is unpacked as by
+ * image_layer_add) and gone on success unless the store had the layer.
+ * Saves unpacking a tar made from a folder (a build step's changes). */
+int image_layer_add_dir (struct image_store *s, const char *tar_file, const char *diff_id, const char *dir, int64_t size,
+                         char **diff_id_out, berth_err *err);
 /* Write CONFIG (a whole image config whose rootfs.diff_ids name layers in
  * the store) and a manifest for it, and record the image.  HIDDEN keeps
  * it out of listings and name lookups (build steps); committing a hidden

@@ -144,6 +144,44 @@ int img_layer_create (struct image_store *s, const char *blob_file, const char *
   return r;
 }
 
+int img_layer_adopt (struct image_store *s, const char *dir, const char *diff_id, int64_t size, bool *created,
+                     berth_err *err)
+{
+  *created = false;
+  if (img_layer_exists (s, diff_id))
+    return 0;
+  cleanup_free char *tmp = NULL, *diff = NULL;
+  cleanup_free char *dst = img_layer_dir (s, diff_id);
+  if (dst == NULL)
+    return berth_fail (err, ENOMEM, "layer folder");
+  int r = img_tmpdir (s, "layer", &tmp, err);
+  if (r < 0)
+    return r;
+  if (asprintf (&diff, "%s/diff", tmp) < 0)
+    r = berth_fail (err, ENOMEM, "layer folder");
+  else if (rename (dir, diff) < 0)
+    r = berth_fail_as (err, errno, "rename `%s` to `%s`: %s", dir, diff, strerror (errno));
+  if (r == 0)
+    r = write_meta (tmp, diff_id, size, err);
+  if (r == 0)
+    r = sync_dir (tmp, err);
+  if (r == 0 && rename (tmp, dst) < 0)
+    {
+      if (errno == EEXIST || errno == ENOTEMPTY)
+        berth_rm_rf (tmp);
+      else
+        r = berth_fail_errno (err, "rename `%s` to `%s`", tmp, dst);
+    }
+  else if (r == 0)
+    {
+      *created = true;
+      fsync_dir (s->layers);
+    }
+  if (r < 0)
+    berth_rm_rf (tmp);
+  return r;
+}
+
 /* Rename first, then remove: a crash half-way leaves the half-removed
  * folder in tmp/ (cleaned at the next open), never a half layer. */
 void img_layer_delete (struct image_store *s, const char *diff_id, int64_t *freed)
