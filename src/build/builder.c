@@ -11,10 +11,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 
 /* Docker's predefined args: usable without an ARG, never in history. */
@@ -251,6 +256,63 @@ int build_cache_hit (struct build *b, struct stage *st, const char *key, berth_e
   return r < 0 ? r : 1;
 }
 
+/* WORKDIR creates its folder (root's, 0755) as Docker's classic builder
+ * does, so the image has it even without a RUN: a layer when it was
+ * missing, none when it existed.  Each component is looked up in the
+ * step's root with RESOLVE_IN_ROOT, so a symlink never leads out. */
+static int workdir_step (struct build *b, struct stage *st, const char *created_by, berth_err *err)
+{
+  const char *wd = json_string_value (json_object_get (stage_config (st), "WorkingDir"));
+  struct step_root root;
+  int r = step_root_mount (b, st->image_id, false, &root, err);
+  cleanup_close int rootfd = r == 0 ? open (root.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (r == 0 && rootfd < 0)
+    r = berth_fail_errno (err, "WORKDIR: open the step root");
+  cleanup_free char *path = wd ? strdup (wd) : NULL;
+  bool made = false;
+  for (char *p = path, *slash; r == 0 && p && *p; p = slash ? slash + 1 : p + strlen (p))
+    {
+      slash = strchr (p, '/');
+      if (slash == p)
+        continue;
+      if (slash)
+        *slash = '\0';
+      struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+      const char *rel = *path == '/' ? path + 1 : path;
+      int fd = (int) syscall (SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof how);
+      if (fd < 0 && errno == ENOENT)
+        {
+          /* The parent resolved (the previous round); create the last part. */
+          cleanup_free char *parent = strdup (rel);
+          char *cut = parent ? strrchr (parent, '/') : NULL;
+          if (cut)
+            *cut = '\0';
+          int pfd = parent ? (int) syscall (SYS_openat2, rootfd, cut ? parent : ".", &how, sizeof how) : -1;
+          if (pfd < 0 || mkdirat (pfd, cut ? cut + 1 : rel, 0755) < 0)
+            r = berth_fail_errno (err, "WORKDIR: mkdir %s", wd);
+          made = true;
+          if (pfd >= 0)
+            close (pfd);
+        }
+      else if (fd < 0)
+        r = berth_fail_errno (err, "WORKDIR: %s", wd);
+      else
+        close (fd);
+      if (slash)
+        *slash = '/';
+    }
+  if (r == 0 && made)
+    {
+      umount2 (root.rootfs, MNT_DETACH);
+      root.mounted = false;
+      r = step_root_layer_tar (&root, err);
+    }
+  if (r == 0)
+    r = build_commit (b, st, created_by, made ? &root : NULL, err);
+  step_root_release (&root);
+  return r;
+}
+
 /* Metadata steps: the config changes, no layer.  The cache key is the
  * parent id (unchanged by dispatch_meta) and the history text. */
 static int meta_step (struct build *b, struct stage *st, const struct df_instr *in, berth_err *err)
@@ -263,7 +325,8 @@ static int meta_step (struct build *b, struct stage *st, const struct df_instr *
   r = build_cache_hit (b, st, key, err);
   if (r != 0)
     return r < 0 ? r : 0;
-  r = build_commit (b, st, created_by, NULL, err);
+  r = in->kind == DF_WORKDIR ? workdir_step (b, st, created_by, err)
+                                              : build_commit (b, st, created_by, NULL, err);
   if (r == 0)
     cache_put (b, key, st->image_id);
   return r;

@@ -312,6 +312,60 @@ EOF
   assert_not_contains "$OUT" "Using cache" "--no-cache"
 }
 
+# A folder of many files (listed by the filesystem in no fixed order) and
+# a COPY --from of it: a rebuild hits the cache for both; a changed file
+# misses both; the copied tree is complete.
+test_build_cache_hits_for_large_folders_and_copy_from() {
+  local img base d i
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base AS one
+COPY tree /out/tree
+FROM $base
+COPY --from=one /out /srv
+EOF
+)
+  mkdir -p "$d/tree/sub"
+  for i in $(seq 1 300); do echo "file $i" > "$d/tree/f$i"; done
+  ln -s f1 "$d/tree/sub/link"
+  bld -t "$img" "$d"
+  assert_success "first build"
+  bld -t "$img" "$d"
+  assert_success "rebuild"
+  assert_eq 2 "$(grep -c 'Using cache' <<< "$OUT")" "both COPY steps hit"
+  echo changed > "$d/tree/f150"
+  bld -t "$img" "$d"
+  assert_success "build after a change"
+  assert_not_contains "$OUT" "Using cache" "both COPY steps miss after a change"
+  runi "$img" sh -c 'ls /srv/tree | wc -l; cat /srv/tree/f150 /srv/tree/f7; readlink /srv/tree/sub/link'
+  assert_eq "$(printf '301\nchanged\nfile 7\nf1')" "$(sed 's/^ *//' <<< "$OUT")" "the copied tree"
+}
+
+# WORKDIR makes its folder (Docker's classic builder commits it), so the
+# image has it without any RUN; an existing folder adds no layer.
+test_build_workdir_creates_folder() {
+  local img base d n
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base
+WORKDIR /app/data
+WORKDIR sub
+WORKDIR /etc
+CMD ["pwd"]
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build"
+  runi "$img"
+  assert_eq "/etc" "$OUT" "working folder"
+  runi "$img" stat -c '%n %a %u:%g' /app/data /app/data/sub
+  assert_eq "$(printf '/app/data 755 0:0\n/app/data/sub 755 0:0')" "$OUT" "folders made by WORKDIR"
+  cap2 dk image inspect -f '{{len .RootFS.Layers}}' "$img"
+  n=$OUT
+  cap2 dk image inspect -f '{{len .RootFS.Layers}}' "$base"
+  assert_eq "$(( OUT + 2 ))" "$n" "a layer per created folder, none for /etc"
+}
+
 # ------------------------------------------------------------ bad input
 
 test_build_syntax_error_names_line() {
