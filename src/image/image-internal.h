@@ -164,6 +164,14 @@ int64_t img_layer_size (struct image_store *s, const char *diff_id);
  * *CREATED tells whether it was unpacked now (the caller rolls back). */
 int img_layer_create (struct image_store *s, const char *blob_file, const char *name, const char *diff_id,
                       bool *created, berth_err *err);
+/* The two halves of img_layer_create, for layers unpacked as they stream
+ * in (pull): unpack the (compressed or plain) tar SRC into a fresh folder
+ * under tmp/ and check that it is DIFF_ID (*tmp gets the folder; nothing is
+ * left on failure); then move it into place (*CREATED false when the layer
+ * was there already; TMP is gone either way). */
+int img_layer_prepare (struct image_store *s, struct archive *src, const char *name, const char *diff_id,
+                       char **tmp, berth_err *err);
+int img_layer_commit (struct image_store *s, const char *tmp, const char *diff_id, bool *created, berth_err *err);
 /* Just check that BLOB_FILE decompresses to DIFF_ID. */
 int img_layer_verify (const char *blob_file, const char *name, const char *diff_id, berth_err *err);
 void img_layer_delete (struct image_store *s, const char *diff_id, int64_t *freed);
