@@ -101,6 +101,12 @@ void dist_source_add (struct image_store *s, const char *digest, const char *hos
 /* A repository on HOST other than REPO that has DIGEST, or NULL (heap). */
 char *dist_source_find (struct image_store *s, const char *digest, const char *host, const char *repo);
 
+/* Registry operations run without berthd's store lock, next to other
+ * image workers whose store_open empties tmp/: they keep their partial
+ * files in ROOT/tmp-dist/<pid>/ (S->tmp is pointed there), and remove the
+ * folders of dead ones. */
+int dist_private_tmp (struct image_store *s, berth_err *err);
+
 /* The registry host and repository path of a normalized name
  * ("docker.io/library/busybox" -> "docker.io", "library/busybox"). */
 int dist_split_name (const char *name, char **host, char **repo, berth_err *err);

@@ -54,7 +54,7 @@ static bool platform_matches (json_t *plat, const struct platform *want)
 /* Pulls run without berthd's store lock, next to other image workers
  * whose store_open empties tmp/: a pull keeps its partial files in
  * ROOT/tmp-dist/<pid>/ instead, and removes the folders of dead pulls. */
-static int private_tmp (struct image_store *s, berth_err *err)
+int dist_private_tmp (struct image_store *s, berth_err *err)
 {
   cleanup_free char *top = NULL;
   char *mine = NULL;
@@ -437,7 +437,7 @@ int image_pull (struct image_store *s, const char *refstr, bool all_tags, const 
     r = dist_split_name (ref.name, &host, &repo, err);
   if (r < 0)
     return r;
-  r = private_tmp (s, err);
+  r = dist_private_tmp (s, err);
   if (r < 0)
     return r;
   dist_progress_init (&x.p, o->progress_fd);

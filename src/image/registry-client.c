@@ -257,9 +257,9 @@ static int perform_once (struct dist_client *c, const char *method, const char *
   curl_easy_cleanup (h);
   curl_slist_free_all (list);
   if (b.too_big)
-    return berth_fail (err, EIO, "%s %s: the answer is larger than %zu bytes", method, url, max);
+    return berth_fail_as (err, EIO, "%s %s: the answer is larger than %zu bytes", method, url, max);
   if (rc != CURLE_OK)
-    return berth_fail (err, EIO, "%s %s: %s", method, url, curl_easy_strerror (rc));
+    return berth_fail_as (err, EIO, "%s %s: %s", method, url, curl_easy_strerror (rc));
   return 0;
 }
 
