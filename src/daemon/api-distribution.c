@@ -220,9 +220,11 @@ static void start_stream (struct request *req, struct reply *rep, const char *op
         {
           int e = err ? err->errnum : 0;
           dist_stream_free (x);
+          /* 403, not 401: on a 401 the docker CLI asks for a password
+           * on its terminal (dockerd does not answer 401 here either). */
           if (e == EACCES)
             {
-              reply_error (rep, 401, "%s", err->msg);
+              reply_error (rep, 403, "%s", err->msg);
               berth_error_free (&err);
               return;
             }

@@ -13,6 +13,7 @@ struct pull_layer
   char short_id[13];   /* what the progress messages call it */
   char name[96];       /* for error messages: "layer sha256:..." */
   bool skip;           /* already in the store: "Already exists" */
+  bool new_blob, new_layer; /* committed by this pull: undone if it fails */
   CURL *curl;          /* while downloading */
 };
 
@@ -31,7 +32,8 @@ struct pull_job
   volatile bool abort;
 };
 
-/* Fetch and unpack every layer not marked skip, MAX at a time. */
+/* Fetch and unpack every layer not marked skip, MAX at a time.  On
+ * failure, the blobs and layers it committed are removed again. */
 int pull_layers (struct pull_job *job, int max, berth_err *err);
 
 #endif

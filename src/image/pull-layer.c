@@ -211,6 +211,7 @@ static int commit (struct download *d, struct unpacker *u, berth_err *err)
   bool fresh;
   struct pull_layer *l = d->l;
   int r = img_blob_commit (d->job->s, d->w.path, l->digest, &fresh, err);
+  l->new_blob = r == 0 && fresh;
   if (r == 0 && u)
     {
       r = img_layer_commit (d->job->s, u->tmp, l->diff_id, &fresh, err);
@@ -218,7 +219,11 @@ static int commit (struct download *d, struct unpacker *u, berth_err *err)
       u->tmp = NULL;
     }
   else if (r == 0)
-    r = img_layer_create (d->job->s, d->w.path, l->name, l->diff_id, &fresh, err);
+    {
+      cleanup_free char *file = img_blob_path (d->job->s, l->digest);
+      r = file ? img_layer_create (d->job->s, file, l->name, l->diff_id, &fresh, err) : berth_fail (err, ENOMEM, "layer");
+    }
+  l->new_layer = r == 0 && fresh;
   return r;
 }
 
@@ -281,7 +286,9 @@ static int unpack_stored (struct pull_job *job, struct pull_layer *l, berth_err 
   if (file == NULL)
     return berth_fail (err, ENOMEM, "layer");
   dist_progress_bytes (job->p, l->short_id, "Extracting", l->size, l->size);
-  return img_layer_create (job->s, file, l->name, l->diff_id, &fresh, err);
+  int r = img_layer_create (job->s, file, l->name, l->diff_id, &fresh, err);
+  l->new_layer = r == 0 && fresh;
+  return r;
 }
 
 static int pull_one (struct pull_job *job, struct pull_layer *l, berth_err *err)
@@ -351,6 +358,14 @@ int pull_layers (struct pull_job *job, int max, berth_err *err)
   pthread_mutex_destroy (&job->lock);
   if (job->err)
     {
+      /* Complete layers of a failed pull go too: nothing of it stays. */
+      for (size_t i = 0; i < job->n; i++)
+        {
+          if (job->layers[i].new_layer)
+            img_layer_delete (job->s, job->layers[i].diff_id, NULL);
+          if (job->layers[i].new_blob)
+            img_blob_delete (job->s, job->layers[i].digest, NULL);
+        }
       *err = take_ptr (job->err);
       return berth_error_ret (*err);
     }
