@@ -287,8 +287,20 @@ static int prepare_layers (struct pull_ctx *x, json_t *manifest, char **diff_ids
   return 0;
 }
 
-static void announce_layers (struct pull_ctx *x, struct pull_layer *v, size_t n)
+/* Layers in the store are "Already exists"; when the whole image is
+ * there (config and every layer), dockerd says nothing per layer and
+ * neither do we. */
+static void announce_layers (struct pull_ctx *x, struct pull_layer *v, size_t n, bool config_known)
 {
+  bool all = config_known;
+  for (size_t i = 0; all && i < n; i++)
+    all = v[i].skip || (img_blob_exists (x->s, v[i].digest) && img_layer_exists (x->s, v[i].diff_id));
+  if (all)
+    {
+      for (size_t i = 0; i < n; i++)
+        v[i].skip = true;
+      return;
+    }
   for (size_t i = 0; i < n; i++)
     {
       if (v[i].skip)
@@ -343,6 +355,8 @@ static int pull_ref (struct pull_ctx *x, struct dist_client *c, const char *name
     return berth_fail (err, ENOMEM, "pull");
   int r = resolve (c, familiar, ref, &x->plat, &m, requested, err);
   json_t *cdesc = r == 0 ? berth_json_obj (m.json, "config") : NULL;
+  bool config_known = cdesc && img_digest_valid (berth_json_str (cdesc, "digest"))
+                      && img_blob_exists (x->s, berth_json_str (cdesc, "digest"));
   if (r == 0 && (r = img_descriptor_check (cdesc, "manifest config", err)) == 0)
     r = get_config (x->s, c, berth_json_str (cdesc, "digest"), &config_raw, &config_len, &config, err);
   if (r == 0)
@@ -356,7 +370,7 @@ static int pull_ref (struct pull_ctx *x, struct dist_client *c, const char *name
       cleanup_free char *status = NULL;
       if (asprintf (&status, "Pulling from %s", c->repo) >= 0)
         dist_progress_status (&x->p, ref, status);
-      announce_layers (x, layers, n);
+      announce_layers (x, layers, n, config_known);
       struct pull_job job = { .s = x->s, .c = c, .p = &x->p, .layers = layers, .n = n };
       r = pull_layers (&job, x->o->max_downloads, err);
     }

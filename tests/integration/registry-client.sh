@@ -104,11 +104,20 @@ test_progress_stream() {
   done
   assert_json "$s" '[.[] | .status // ""] | any(test("^Digest: sha256:[0-9a-f]{64}$"))' "Digest line"
   assert_json "$s" '.[-1].status | test("^Status: Downloaded newer image for ")' "final status"
-  # every layer present: "Already exists"
+  # the whole image there: no layer lines, "up to date"
   assert_eq 200 "$(pull_api)"
   s=$(jq -s -c '.' < "$T/body")
-  assert_json "$s" '[.[] | select(.status == "Already exists")] | length == 2'
+  assert_json "$s" '[.[] | select(.id != null and .id != "p")] | length == 0' "no layer lines"
   assert_json "$s" '.[-1].status | test("^Status: Image is up to date for ")'
+  # another image on the same base layer: that one "Already exists"
+  mkimage -t "$R_ADDR/$(img_name):q" "$T/q.tar"
+  assert_ok dk load -i "$T/q.tar"
+  assert_ok dk push "$R_ADDR/$(img_name):q"
+  status=$(curl -sS --unix-socket "$sock" -X POST -o "$T/body" -w '%{http_code}' "http://d/images/create?fromImage=$R_ADDR/$(img_name)&tag=q")
+  assert_eq 200 "$status"
+  s=$(jq -s -c '.' < "$T/body")
+  assert_json "$s" '[.[] | select(.status == "Already exists")] | length == 1' "the base layer already exists"
+  assert_json "$s" '.[-1].status | test("^Status: Downloaded newer image for ")'
 }
 
 # skopeo writes the layers: gzip, zstd or uncompressed.
