@@ -28,6 +28,7 @@ struct dist_client
   char *repo;     /* path on the registry: "library/busybox" */
   char *scope;    /* token scope(s), space separated: "repository:R:pull[,push]" */
   bool tls;
+  bool verify;    /* check the server's certificate (not for insecure registries) */
   char *ca_file;  /* CERTS_DIR/HOST/ca.crt when it exists */
   char *client_cert, *client_key;
   const struct dist_auth *auth;

@@ -4,8 +4,10 @@
  * (daemon/image-worker.h), never in the daemon itself: libcurl's TLS and the
  * decompressors then never stay resident in berthd.
  *
- * Transport: plain HTTP for loopback registries (localhost, 127.0.0.0/8,
- * ::1) and those named in OPTS->insecure; HTTPS otherwise, verified against
+ * Transport: loopback registries (localhost, 127.0.0.0/8, ::1) and those
+ * named in OPTS->insecure are insecure, as with dockerd: HTTPS when they
+ * speak it (certificate not checked), else plain HTTP.  Others: HTTPS,
+ * verified against
  * the system CAs plus CERTS_DIR/HOST[:PORT]/ca.crt (Docker's
  * /etc/docker/certs.d layout; client.cert + client.key there are sent as a
  * client certificate).  "docker.io" is served by registry-1.docker.io.

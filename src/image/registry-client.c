@@ -39,12 +39,36 @@ static char *file_in (const char *dir, const char *host, const char *name)
   return NULL;
 }
 
+/* Does SERVER speak TLS?  Like dockerd with an insecure registry: HTTPS
+ * first (certificate unchecked), plain HTTP when the handshake fails. */
+static bool speaks_tls (const char *server)
+{
+  cleanup_free char *url = NULL;
+  if (asprintf (&url, "https://%s/v2/", server) < 0)
+    return false;
+  CURL *h = curl_easy_init ();
+  if (h == NULL)
+    return false;
+  curl_easy_setopt (h, CURLOPT_URL, url);
+  curl_easy_setopt (h, CURLOPT_NOBODY, 1L);
+  curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (h, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt (h, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt (h, CURLOPT_SSL_VERIFYPEER, 0L);
+  curl_easy_setopt (h, CURLOPT_SSL_VERIFYHOST, 0L);
+  CURLcode rc = curl_easy_perform (h);
+  curl_easy_cleanup (h);
+  return rc == CURLE_OK;
+}
+
 int dist_client_open (struct dist_client *c, const char *host, const char *repo, const char *actions,
                       const struct dist_options *o, berth_err *err)
 {
   memset (c, 0, sizeof *c);
   const char *server = strcmp (host, "docker.io") == 0 ? "registry-1.docker.io" : host;
-  c->tls = !dist_host_insecure (host, o->insecure);
+  bool insecure = dist_host_insecure (host, o->insecure);
+  c->tls = !insecure || speaks_tls (server);
+  c->verify = !insecure;
   c->auth = &o->auth;
   const char *certs = o->certs_dir ? o->certs_dir : DEFAULT_CERTS_DIR;
   if (c->tls)
@@ -137,6 +161,11 @@ CURL *dist_easy (struct dist_client *c, const char *url, const char *const *head
   curl_easy_setopt (h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   /* The environment's proxies are not the daemon's business. */
   curl_easy_setopt (h, CURLOPT_NOPROXY, "*");
+  if (!c->verify)
+    {
+      curl_easy_setopt (h, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt (h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
   if (c->ca_file)
     {
       /* With OpenSSL, CAINFO and CAPATH add up: the registry's CA and the

@@ -355,6 +355,21 @@ test_registry_killed_mid_pull() {
   assert_eq "$(cat "$T/random.sum")" "$(ran_sum "127.0.0.1:$port/$repo:v1" "$D2")"
 }
 
+# A loopback registry that speaks TLS (self-signed): insecure, so used
+# over HTTPS without checking the certificate, as dockerd does.
+test_tls_loopback_registry() {
+  command -v openssl >/dev/null || fail "openssl is not installed"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null || fail "openssl could not make a certificate"
+  reg_start "$T/r" --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"; defer "reg_stop '$T/r'"
+  local img=$R_ADDR/$(img_name):v1
+  load_image "$img"
+  assert_ok dk push "$img"
+  fresh_daemon
+  DOCKER_HOST=$D2 assert_ok dk pull "$img"
+  assert_eq "$(cat "$T/random.sum")" "$(ran_sum "$img" "$D2")"
+}
+
 # Debian's docker-registry (CNCF distribution 2.8) as the registry.
 test_docker_registry_peer() {
   command -v docker-registry >/dev/null || fail "docker-registry is not installed (scripts/deps.sh)"
@@ -362,7 +377,7 @@ test_docker_registry_peer() {
   mkdir -p "$T/peer"
   printf 'version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp: {addr: %s}\n' "$T/peer/data" "$addr" > "$T/peer/config.yml"
   docker-registry serve "$T/peer/config.yml" > "$T/peer/log" 2>&1 &
-  local pid=$!; defer "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+  local pid=$!; defer "kill $pid 2>/dev/null; wait $pid 2>/dev/null || true"
   wait_for 10 curl -sf "http://$addr/v2/" || fail "docker-registry did not start: $(tail -5 "$T/peer/log")"
   local img=$addr/$(img_name):v1
   load_image "$img"
