@@ -62,3 +62,20 @@ char *dist_source_find (struct image_store *s, const char *digest, const char *h
       return strdup (json_string_value (v));
   return NULL;
 }
+
+char *img_dist_gzip_twin (struct image_store *s, const char *digest)
+{
+  cleanup_free char *map = NULL;
+  char *known = NULL;
+  size_t len;
+  if (!img_digest_valid (digest) || asprintf (&map, "%s/distribution/gzip/%s", s->root, img_digest_hex (digest)) < 0)
+    return NULL;
+  if (access (map, F_OK) < 0 || berth_read_file (map, 128, &known, &len, NULL) < 0)
+    return NULL;
+  if (!img_digest_valid (known))
+    {
+      free (known);
+      return NULL;
+    }
+  return known;
+}

@@ -180,6 +180,13 @@ void img_layer_delete (struct image_store *s, const char *diff_id, int64_t *free
 int img_layer_unpack (struct archive *src, const char *name, const char *dest, char digest[IMG_DIGEST_SIZE],
                       int64_t *size, berth_err *err);
 
+/* ---- dist-source.c ---- */
+
+/* The gzip-compressed twin that a push made of the plain layer blob
+ * DIGEST (distribution.h), or NULL (heap).  `docker rmi` removes it with
+ * the blob when no remaining image uses either. */
+char *img_dist_gzip_twin (struct image_store *s, const char *digest);
+
 /* ---- reference.c ---- */
 
 /* Like image_ref_parse, but says whether S named a tag or digest itself

@@ -45,7 +45,8 @@ image_id() { dk image inspect -f '{{.Id}}' "$1"; }
 
 test_push_pull_roundtrip() {
   reg_start "$T/r"; defer "reg_stop '$T/r'"
-  local img=$R_ADDR/$(img_name):v1
+  local img=$R_ADDR/$(img_name):v1 empty
+  empty=$(store_state)
   load_image "$img"
   local id; id=$(image_id "$img")
   assert_ok dk push "$img"
@@ -58,6 +59,10 @@ test_push_pull_roundtrip() {
   assert_match "$OUT" "Layer already exists"
   assert_not_contains "$OUT" "Pushed"
   assert_contains "$OUT" "v1: digest: $pushed"
+  # rmi removes what the push added to the store (the compressed layers)
+  assert_ok dk rmi "$img"
+  assert_eq "$empty" "$(store_state)" "the store after rmi"
+  assert_ok dk load -i "$T/load.tar"
   # the registry has what the CLI says
   req GET "http://$R_ADDR/v2/$(img_name)/manifests/v1" -H 'Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json'
   assert_status 200
