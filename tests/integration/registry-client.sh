@@ -12,7 +12,7 @@
 . "$(dirname "$0")/../lib/daemonlib.sh"
 . "$(dirname "$0")/../lib/registrylib.sh"
 
-TEST_TIMEOUT=${REGISTRY_CLIENT_TIMEOUT:-180}
+export TEST_TIMEOUT=${REGISTRY_CLIENT_TIMEOUT:-180}
 sk() { timeout -k 5 120 skopeo --insecure-policy "$@"; }
 need_skopeo() { command -v skopeo >/dev/null || fail "skopeo is not installed (scripts/deps.sh)"; }
 
@@ -45,7 +45,7 @@ image_id() { dk image inspect -f '{{.Id}}' "$1"; }
 
 test_push_pull_roundtrip() {
   reg_start "$T/r"; defer "reg_stop '$T/r'"
-  local img=$R_ADDR/$(img_name):v1 empty
+  local img empty; img=$R_ADDR/$(img_name):v1
   empty=$(store_state)
   load_image "$img"
   local id; id=$(image_id "$img")
@@ -90,11 +90,11 @@ test_push_pull_roundtrip() {
 # The JSON progress lines, as the CLI reads them.
 test_progress_stream() {
   reg_start "$T/r"; defer "reg_stop '$T/r'"
-  local img=$R_ADDR/$(img_name):p
+  local img; img=$R_ADDR/$(img_name):p
   load_image "$img"
   assert_ok dk push "$img"
   fresh_daemon
-  local sock=${D2#unix://} body
+  local sock=${D2#unix://}
   pull_api() { curl -sS --unix-socket "$sock" -X POST -o "$T/body" -w '%{http_code}' "http://d/images/create?fromImage=$R_ADDR/$(img_name)&tag=p"; }
   local status; status=$(pull_api)
   assert_eq 200 "$status" "pull status: $(cat "$T/body")"
@@ -163,7 +163,7 @@ test_pull_layer_formats() {
 
 test_pull_by_digest() {
   reg_start "$T/r"; defer "reg_stop '$T/r'"
-  local repo=$R_ADDR/$(img_name)
+  local repo; repo=$R_ADDR/$(img_name)
   load_image "$repo:v1"
   assert_ok dk push "$repo:v1"
   local digest; digest=$(grep -oE 'sha256:[0-9a-f]{64}' <<<"$OUT" | tail -1)
@@ -182,7 +182,7 @@ test_pull_by_digest() {
 test_pull_platform_from_index() {
   need_skopeo
   reg_start "$T/r"; defer "reg_stop '$T/r'"
-  local repo=$(img_name) arch
+  local repo arch; repo=$(img_name)
   arch=$(dk version -f '{{.Server.Arch}}')
   [ "$arch" != arm64 ] || fail "this test assumes a host that is not arm64"
   mkimage_oci -z -t img:a "$T/a.tar"; mkdir "$T/a"; tar -C "$T/a" -xf "$T/a.tar"
@@ -212,7 +212,7 @@ test_pull_platform_from_index() {
 
 test_pull_all_tags() {
   reg_start "$T/r"; defer "reg_stop '$T/r'"
-  local repo=$R_ADDR/$(img_name)
+  local repo; repo=$R_ADDR/$(img_name)
   load_image "$repo:one"
   assert_ok dk tag "$repo:one" "$repo:two"
   mkimage -t "$repo:three" "$T/three.tar"; assert_ok dk load -i "$T/three.tar"
@@ -228,7 +228,7 @@ test_pull_all_tags() {
 
 test_unknown_names() {
   reg_start "$T/r"; defer "reg_stop '$T/r'"
-  local repo=$R_ADDR/$(img_name)
+  local repo; repo=$R_ADDR/$(img_name)
   load_image "$repo:v1"
   assert_ok dk push "$repo:v1"
   assert_fails dk pull "$repo:nosuchtag"
@@ -245,7 +245,7 @@ test_unknown_names() {
 test_basic_auth_login() {
   htpasswd -Bbc "$T/htpasswd" alice s3cret 2>/dev/null || fail "htpasswd is not installed (apache2-utils)"
   reg_start "$T/r" --htpasswd "$T/htpasswd"; defer "reg_stop '$T/r'"
-  local img=$R_ADDR/$(img_name):v1
+  local img; img=$R_ADDR/$(img_name):v1
   load_image "$img"
   assert_fails dk push "$img"
   assert_match "$OUT" "[Uu]nauthorized|authentication required|no basic auth credentials"
@@ -266,7 +266,7 @@ test_token_auth_login() {
   htpasswd -Bbc "$T/htpasswd" bob pa55 2>/dev/null || fail "htpasswd is not installed (apache2-utils)"
   head -c 48 /dev/urandom | base64 > "$T/key"
   reg_start "$T/r" --auth token --htpasswd "$T/htpasswd" --token-key "$T/key"; defer "reg_stop '$T/r'"
-  local img=$R_ADDR/$(img_name):v1
+  local img; img=$R_ADDR/$(img_name):v1
   load_image "$img"
   assert_fails dk push "$img"
   assert_fails dk login -u bob -p nope "$R_ADDR"
@@ -290,7 +290,7 @@ store_state() {
 
 test_corrupt_blob() {
   reg_start "$T/r"; defer "reg_stop '$T/r'"
-  local img=$R_ADDR/$(img_name):v1
+  local img; img=$R_ADDR/$(img_name):v1
   load_image "$img"
   assert_ok dk push "$img"
   fresh_daemon
@@ -367,7 +367,7 @@ test_tls_loopback_registry() {
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
     -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null || fail "openssl could not make a certificate"
   reg_start "$T/r" --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"; defer "reg_stop '$T/r'"
-  local img=$R_ADDR/$(img_name):v1
+  local img; img=$R_ADDR/$(img_name):v1
   load_image "$img"
   assert_ok dk push "$img"
   fresh_daemon
@@ -378,13 +378,13 @@ test_tls_loopback_registry() {
 # Debian's docker-registry (CNCF distribution 2.8) as the registry.
 test_docker_registry_peer() {
   command -v docker-registry >/dev/null || fail "docker-registry is not installed (scripts/deps.sh)"
-  local addr=127.0.0.1:$(free_port)
+  local addr; addr=127.0.0.1:$(free_port)
   mkdir -p "$T/peer"
   printf 'version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp: {addr: %s}\n' "$T/peer/data" "$addr" > "$T/peer/config.yml"
   docker-registry serve "$T/peer/config.yml" > "$T/peer/log" 2>&1 &
   local pid=$!; defer "kill $pid 2>/dev/null; wait $pid 2>/dev/null || true"
   wait_for 10 curl -sf "http://$addr/v2/" || fail "docker-registry did not start: $(tail -5 "$T/peer/log")"
-  local img=$addr/$(img_name):v1
+  local img; img=$addr/$(img_name):v1
   load_image "$img"
   local id; id=$(image_id "$img")
   assert_ok dk push "$img"
