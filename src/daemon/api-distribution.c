@@ -138,12 +138,11 @@ static void dist_stream_run (struct stream_out *out, void *opaque)
         break;
       gone = stream_out_write (out, buf, (size_t) n) < 0;
     }
+  /* The client went away: so does the pull (dockerd cancels too; the
+   * worker rolls back).  One that had finished anyway is still recorded,
+   * rather than leaving its layers unreferenced. */
   if (gone)
-    {
-      /* The client went away: so does the pull (dockerd cancels too). */
-      image_worker_cancel (&x->run);
-      return;
-    }
+    image_worker_cancel (&x->run);
   finish_stream (out, x);
 }
 

@@ -5,6 +5,8 @@
 
 #include "image/dist-internal.h"
 
+#include <signal.h>
+
 struct pull_layer
 {
   const char *digest;  /* blob digest (from the manifest) */
@@ -31,6 +33,10 @@ struct pull_job
   berth_err err;
   volatile bool abort;
 };
+
+/* Set by SIGTERM (berthd cancels a pull whose client went away): the
+ * transfers stop and the pull rolls back like any failed one. */
+extern volatile sig_atomic_t pull_cancelled;
 
 /* Fetch and unpack every layer not marked skip, MAX at a time.  On
  * failure, the blobs and layers it committed are removed again. */

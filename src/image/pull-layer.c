@@ -27,6 +27,8 @@
 /* Progress messages per layer: at most one per this many ms. */
 #define PROGRESS_MS 100
 
+volatile sig_atomic_t pull_cancelled;
+
 static int64_t now_ms (void)
 {
   struct timespec ts;
@@ -126,6 +128,14 @@ static int progress_cb (void *opaque, curl_off_t dltotal, curl_off_t dlnow, curl
 {
   struct download *d = opaque;
   (void) dltotal, (void) ultotal, (void) ulnow;
+  if (pull_cancelled && !d->job->abort)
+    {
+      pthread_mutex_lock (&d->job->lock);
+      if (d->job->err == NULL)
+        berth_fail_as (&d->job->err, ECANCELED, "pull cancelled");
+      d->job->abort = true;
+      pthread_mutex_unlock (&d->job->lock);
+    }
   if (d->job->abort)
     return 1;
   int64_t t = now_ms ();

@@ -421,6 +421,12 @@ static int cmp_str (const void *a, const void *b)
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
+static void on_term (int sig)
+{
+  (void) sig;
+  pull_cancelled = 1;
+}
+
 void dist_pulled_free (struct dist_pulled *p, size_t n)
 {
   for (size_t i = 0; p && i < n; i++)
@@ -440,8 +446,12 @@ int image_pull (struct image_store *s, const char *refstr, bool all_tags, const 
   struct dist_client c;
   *pulled = NULL;
   *npulled = 0;
-  /* A pipe reader that went away must give an error, not kill us. */
+  /* A pipe reader that went away must give an error, not kill us; a
+   * SIGTERM cancels (pull-internal.h). */
   signal (SIGPIPE, SIG_IGN);
+  struct sigaction sa = { .sa_handler = on_term };
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGTERM, &sa, NULL);
   int r = img_ref_parse (refstr, &ref, &explicit_tag, err);
   if (r == 0 && all_tags && (explicit_tag || ref.digest))
     r = berth_fail_as (err, EINVAL, "tag can't be used with --all-tags/-a");
@@ -471,6 +481,11 @@ int image_pull (struct image_store *s, const char *refstr, bool all_tags, const 
     r = berth_fail (err, ENOMEM, "pull");
   for (size_t i = 0; r == 0 && i < n; i++)
     {
+      if (pull_cancelled)
+        {
+          r = berth_fail_as (err, ECANCELED, "pull cancelled");
+          break;
+        }
       bool by_digest = strncmp (tags[i], IMG_DIGEST_PREFIX, IMG_DIGEST_PREFIX_LEN) == 0;
       r = pull_ref (&x, &c, ref.name, by_digest ? NULL : tags[i], by_digest ? tags[i] : NULL, &out[i], err);
     }
