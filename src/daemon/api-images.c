@@ -500,7 +500,7 @@ void api_images_create (struct request *req, struct reply *rep)
   const char *tag = request_query (req, "tag");
   berth_err err = NULL;
   if (src == NULL)
-    return reply_error (rep, 501, "pulling images is not available yet: load them with `docker load` or import them");
+    return api_images_pull (req, rep);
   if (strcmp (src, "-") != 0)
     return reply_error (rep, 400, "import from a URL is not supported: pipe the archive instead (fromSrc=-)");
   cleanup_json json_t *changes = json_object ();

@@ -124,9 +124,18 @@ void api_info (struct request *req, struct reply *rep)
       (int) sysconf (_SC_NPROCESSORS_ONLN), "MemTotal", (json_int_t) si.totalram * si.mem_unit, "DockerRootDir",
       d->cfg.data_root, "Name", host, "ServerVersion", BERTH_VERSION, "Warnings", "LiveRestoreEnabled", 1,
       "ExperimentalBuild", 0);
-  json_object_set_new (info, "RegistryConfig",
-                       json_pack ("{s:{}, s:[s], s:[]}", "IndexConfigs", "InsecureRegistryCIDRs", "127.0.0.0/8",
-                                  "Mirrors"));
+  json_t *registry = json_pack ("{s:{}, s:[s], s:[]}", "IndexConfigs", "InsecureRegistryCIDRs", "127.0.0.0/8",
+                                "Mirrors");
+  size_t i;
+  json_t *v;
+  /* daemon.json "insecure-registries": CIDRs, else registry names */
+  json_array_foreach (d->cfg.insecure_registries, i, v)
+    if (strchr (json_string_value (v), '/'))
+      json_array_append (json_object_get (registry, "InsecureRegistryCIDRs"), v);
+    else
+      json_object_set_new (json_object_get (registry, "IndexConfigs"), json_string_value (v),
+                           json_pack ("{s:O,s:[],s:b,s:b}", "Name", v, "Mirrors", "Secure", 0, "Official", 0));
+  json_object_set_new (info, "RegistryConfig", registry);
   json_object_set_new (info, "Runtimes", json_pack ("{s:{s:s}, s:{s:s}}", "berth", "path", "berth-runtime", "runc",
                                                     "path", "runc"));
   json_object_update (json_object_get (info, "Runtimes"), d->cfg.runtimes);

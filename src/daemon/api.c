@@ -19,6 +19,8 @@ const struct route berthd_routes[] = {
   { "GET", "/images/{name*}/history", api_image_history, BODY_NONE },
   { "GET", "/images/{name*}/get", api_image_get, BODY_NONE },
   { "POST", "/images/{name*}/tag", api_image_tag, BODY_NONE },
+  { "POST", "/images/{name*}/push", api_image_push, BODY_NONE },
+  { "POST", "/auth", api_auth, BODY_JSON },
   { "DELETE", "/images/{name*}", api_image_delete, BODY_NONE },
 
   { "GET", "/containers/json", api_containers_list, BODY_NONE },

@@ -83,6 +83,15 @@ static int apply_file (struct berthd_config *cfg, const char *path, bool require
         return -EINVAL;
       else if (strcmp (key, "bridge") == 0 && json_is_string (v))
         continue;
+      else if (strcmp (key, "insecure-registries") == 0 && json_is_array (v))
+        {
+          size_t i;
+          json_t *e;
+          json_array_foreach (v, i, e)
+            if (!json_is_string (e))
+              return berth_fail (err, 0, "%s: insecure-registries: expected strings", path);
+          json_array_extend (cfg->insecure_registries, v);
+        }
       else
         return berth_fail (err, 0, "%s: unknown or invalid option `%s`", path, key);
     }
@@ -108,6 +117,7 @@ int berthd_config_load (struct berthd_config *cfg, int argc, char **argv, berth_
   cfg->host = strdup ("unix:///run/berth/berth.sock");
   cfg->log_level = strdup ("info");
   cfg->runtimes = json_object ();
+  cfg->insecure_registries = json_array ();
   const char *config_file = NULL;
   for (int i = 1; i < argc; i++)
     if ((config_file = flag_value (argc, argv, &i, "--config-file")) != NULL)
@@ -127,6 +137,8 @@ int berthd_config_load (struct berthd_config *cfg, int argc, char **argv, berth_
         set_str (&cfg->log_level, v);
       else if ((v = flag_value (argc, argv, &i, "--config-file")))
         continue;
+      else if ((v = flag_value (argc, argv, &i, "--insecure-registry")))
+        json_array_append_new (cfg->insecure_registries, json_string (v));
       else if ((v = flag_value (argc, argv, &i, "--bip")))
         set_str (&cfg->bip, v);
       else if ((v = flag_value (argc, argv, &i, "--mtu")))
@@ -166,6 +178,8 @@ void berthd_config_free (struct berthd_config *cfg)
   free (cfg->bridge_name);
   if (cfg->runtimes)
     json_decref (cfg->runtimes);
+  if (cfg->insecure_registries)
+    json_decref (cfg->insecure_registries);
 }
 
 /* A random id, made once and kept: `docker info` shows it as the ID. */

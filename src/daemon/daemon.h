@@ -29,6 +29,8 @@ struct berthd_config
   char *bridge_name; /* --bridge-name, "bridge-name": its device (berth0) */
   unsigned mtu;      /* --mtu, "mtu": bridge endpoints' MTU, 0 = berth's default */
   bool no_bridge;    /* --bridge none, "bridge": "none": no default bridge */
+  json_t *insecure_registries; /* --insecure-registry (repeatable), "insecure-registries":
+                                  ["host:port", "CIDR"]: plain HTTP (src/image/distribution.h) */
 };
 
 struct berthd
@@ -151,6 +153,10 @@ void api_network_connect (struct request *req, struct reply *rep);
 void api_network_disconnect (struct request *req, struct reply *rep);
 void api_networks_prune (struct request *req, struct reply *rep);
 void api_volumes_prune (struct request *req, struct reply *rep);
+void api_image_push (struct request *req, struct reply *rep);
+void api_auth (struct request *req, struct reply *rep);
+/* POST /images/create?fromImage=: `docker pull` (api-distribution.c). */
+void api_images_pull (struct request *req, struct reply *rep);
 void api_build_prune (struct request *req, struct reply *rep);
 void api_build (struct request *req, struct reply *rep); /* api-build.c */
 

@@ -4,6 +4,10 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "image/image.h"
+#include "image/distribution.h"
+
+#include <curl/curl.h>
+#include <signal.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +54,84 @@ static int run_save (struct image_store *s, json_t *args, json_t *result, berth_
   return image_save (s, (const char *const *) names, 1, err);
 }
 
+/* ---- registry operations: credentials come on fd 0 (never in argv,
+ * which every user can read in /proc), progress goes to fd 1 ---- */
+
+static int read_options (json_t *args, struct dist_options *o, berth_err *err)
+{
+  memset (o, 0, sizeof *o);
+  o->progress_fd = 1;
+  o->platform = berth_json_str (args, "platform");
+  o->max_downloads = (int) berth_json_int (args, "max_downloads", 0);
+  json_t *insecure = berth_json_arr (args, "insecure");
+  int r = insecure ? berth_json_strv (insecure, &o->insecure, "insecure", err) : 0;
+  if (r < 0)
+    return r;
+  cleanup_free char *secret = berthd_read_to_end (0, 256 * 1024);
+  cleanup_json json_t *a = secret && *secret ? berth_json_load_buffer (secret, strlen (secret), "credentials", err) : NULL;
+  if (secret && *secret && a == NULL)
+    return -EINVAL;
+  const char *u = berth_json_str (a, "username"), *p = berth_json_str (a, "password");
+  const char *t = berth_json_str (a, "identitytoken");
+  o->auth.username = u && *u ? strdup (u) : NULL;
+  o->auth.password = p && *p ? strdup (p) : NULL;
+  o->auth.identity_token = t && *t ? strdup (t) : NULL;
+  curl_global_init (CURL_GLOBAL_DEFAULT);
+  return 0;
+}
+
+static void free_options (struct dist_options *o)
+{
+  dist_auth_free (&o->auth);
+  cleanup_strvp (&o->insecure);
+}
+
+static int run_pull (struct image_store *s, json_t *args, json_t *result, berth_err *err)
+{
+  struct dist_options o;
+  struct dist_pulled *pulled = NULL;
+  size_t n = 0;
+  int r = read_options (args, &o, err);
+  if (r == 0)
+    r = image_pull (s, berth_json_str (args, "ref") ? berth_json_str (args, "ref") : "", berth_json_bool (args, "all_tags", false), &o, &pulled, &n, err);
+  free_options (&o);
+  if (r < 0)
+    return r;
+  json_t *arr = json_array ();
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *keys = json_array ();
+      for (char **k = pulled[i].keys; k && *k; k++)
+        json_array_append_new (keys, json_string (*k));
+      json_array_append_new (arr, json_pack ("{s:s,s:s,s:o}", "id", pulled[i].id, "manifest", pulled[i].manifest,
+                                             "keys", keys));
+    }
+  json_object_set_new (result, "images", arr);
+  dist_pulled_free (pulled, n);
+  return 0;
+}
+
+static int run_push (struct image_store *s, json_t *args, json_t *result, berth_err *err)
+{
+  struct dist_options o;
+  int r = read_options (args, &o, err);
+  if (r == 0)
+    r = image_push (s, berth_json_str (args, "name") ? berth_json_str (args, "name") : "", berth_json_str (args, "tag"), &o, err);
+  free_options (&o);
+  return r;
+}
+
+static int run_login (struct image_store *s, json_t *args, json_t *result, berth_err *err)
+{
+  struct dist_options o;
+  (void) s;
+  int r = read_options (args, &o, err);
+  if (r == 0)
+    r = image_login (berth_json_str (args, "server"), &o, err);
+  free_options (&o);
+  return r;
+}
+
 static const struct
 {
   const char *name;
@@ -58,6 +140,9 @@ static const struct
   { "load", run_load },
   { "import", run_import },
   { "save", run_save },
+  { "pull", run_pull },
+  { "push", run_push },
+  { "login", run_login },
 };
 
 static int worker_run (const char *op, const char *root, const char *args_text, json_t *result, berth_err *err)
@@ -83,7 +168,7 @@ int image_worker_main (int argc, char **argv)
 {
   if (argc != 4)
     {
-      fprintf (stderr, "usage: berthd image-worker load|import|save IMAGE-ROOT ARGS-JSON\n");
+      fprintf (stderr, "usage: berthd image-worker load|import|save|pull|push|login IMAGE-ROOT ARGS-JSON\n");
       return 2;
     }
   berth_err err = NULL;
@@ -122,15 +207,47 @@ static int spawn_worker (const char *const *argv, int in_fd, int out_fd, int res
   return -r;
 }
 
-/* Run OP with ARGS; *result is the worker's JSON answer, its error turned
- * back into a berth error with the same errno (so a 404 stays a 404). */
+/* The worker's JSON answer on RFD, after it exited; its error turned back
+ * into a berth error with the same errno (so a 404 stays a 404). */
+static int collect (pid_t pid, int rfd, json_t **result, berth_err *err)
+{
+  cleanup_free char *text = berthd_read_to_end (rfd, RESULT_MAX);
+  int status;
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return berth_fail_errno (err, "image worker: wait");
+  json_t *res = text && *text ? json_loads (text, 0, NULL) : NULL;
+  if (res == NULL)
+    return berth_fail (err, 0, "the image worker died (%s %d)", WIFSIGNALED (status) ? "signal" : "status",
+                       WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status));
+  const char *msg = berth_json_str (res, "error");
+  if (msg)
+    {
+      int errnum = (int) berth_json_int (res, "errno", 0);
+      int r = berth_fail_as (err, errnum, "%s", msg);
+      json_decref (res);
+      return r;
+    }
+  *result = res;
+  return 0;
+}
+
+static int worker_argv (struct berthd *d, const char *op, json_t *args, char **args_text, char **root, berth_err *err)
+{
+  *args_text = json_dumps (args, JSON_COMPACT);
+  if (*args_text == NULL || asprintf (root, "%s/image", d->cfg.data_root) < 0)
+    return berth_fail (err, ENOMEM, "image worker %s", op);
+  return 0;
+}
+
+/* Run OP with ARGS and wait for its answer (see collect). */
 static int call_worker (struct berthd *d, const char *op, json_t *args, int in_fd, int out_fd, json_t **result,
                         berth_err *err)
 {
-  cleanup_free char *args_text = json_dumps (args, JSON_COMPACT);
+  cleanup_free char *args_text = NULL;
   cleanup_free char *root = NULL;
-  if (args_text == NULL || asprintf (&root, "%s/image", d->cfg.data_root) < 0)
-    return berth_fail (err, ENOMEM, "image worker");
+  if (worker_argv (d, op, args, &args_text, &root, err) < 0)
+    return -ENOMEM;
   const char *argv[] = { "/proc/self/exe", "image-worker", op, root, args_text, NULL };
   int p[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
@@ -141,27 +258,71 @@ static int call_worker (struct berthd *d, const char *op, json_t *args, int in_f
   cleanup_close int rfd = p[0];
   if (r < 0)
     return berth_fail (err, -r, "start the image worker");
-  cleanup_free char *text = berthd_read_to_end (rfd, RESULT_MAX);
-  int status;
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return berth_fail_errno (err, "image worker: wait");
+  r = collect (pid, rfd, result, err);
   /* Whatever happened, the worker may have committed refs.json. */
   image_store_reload (d->images, NULL);
-  json_t *res = text && *text ? json_loads (text, 0, NULL) : NULL;
-  if (res == NULL)
-    return berth_fail (err, 0, "the image worker died (%s %d)", WIFSIGNALED (status) ? "signal" : "status",
-                       WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status));
-  const char *msg = berth_json_str (res, "error");
-  if (msg)
+  return r;
+}
+
+int image_worker_start (struct berthd *d, const char *op, json_t *args, json_t *secret, struct image_worker_run *run,
+                        berth_err *err)
+{
+  cleanup_free char *args_text = NULL;
+  cleanup_free char *root = NULL;
+  cleanup_free char *secret_text = secret ? json_dumps (secret, JSON_COMPACT) : NULL;
+  run->pid = -1;
+  run->progress_fd = run->result_fd = -1;
+  if (worker_argv (d, op, args, &args_text, &root, err) < 0)
+    return -ENOMEM;
+  /* The credentials: an unlinked temp file as the worker's stdin. */
+  cleanup_close int in = berthd_temp_file (d);
+  if (in < 0)
+    return berth_fail (err, EIO, "image worker: temp file");
+  if (secret_text && berth_write_all (in, secret_text, strlen (secret_text)) < 0)
+    return berth_fail_errno (err, "image worker: temp file");
+  lseek (in, 0, SEEK_SET);
+  const char *argv[] = { "/proc/self/exe", "image-worker", op, root, args_text, NULL };
+  int res[2], prog[2];
+  if (pipe2 (res, O_CLOEXEC) < 0)
+    return berth_fail_errno (err, "image worker: pipe");
+  if (pipe2 (prog, O_CLOEXEC) < 0)
     {
-      int errnum = (int) berth_json_int (res, "errno", 0);
-      r = berth_fail_as (err, errnum, "%s", msg);
-      json_decref (res);
-      return r;
+      close (res[0]);
+      close (res[1]);
+      return berth_fail_errno (err, "image worker: pipe");
     }
-  *result = res;
+  pid_t pid;
+  int r = spawn_worker (argv, in, prog[1], res[1], &pid);
+  close (res[1]);
+  close (prog[1]);
+  if (r < 0)
+    {
+      close (res[0]);
+      close (prog[0]);
+      return berth_fail (err, -r, "start the image worker");
+    }
+  run->pid = pid;
+  run->progress_fd = prog[0];
+  run->result_fd = res[0];
   return 0;
+}
+
+int image_worker_finish (struct image_worker_run *run, json_t **result, berth_err *err)
+{
+  if (run->progress_fd >= 0)
+    close (run->progress_fd);
+  run->progress_fd = -1;
+  int r = collect (run->pid, run->result_fd, result, err);
+  close (run->result_fd);
+  run->result_fd = -1;
+  run->pid = -1;
+  return r;
+}
+
+void image_worker_cancel (struct image_worker_run *run)
+{
+  if (run->pid > 0)
+    kill (run->pid, SIGTERM);
 }
 
 int image_worker_load (struct berthd *d, int in_fd, char ***lines, berth_err *err)

@@ -182,6 +182,11 @@ const char *request_query (struct request *req, const char *key)
   return MHD_lookup_connection_value (req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+const char *request_header (struct request *req, const char *name)
+{
+  return MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, name);
+}
+
 bool request_query_bool (struct request *req, const char *key, bool fallback)
 {
   const char *v = request_query (req, key);

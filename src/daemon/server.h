@@ -86,6 +86,8 @@ struct route
 /* Helpers for handlers. */
 const char *request_query (struct request *req, const char *key);
 bool request_query_bool (struct request *req, const char *key, bool fallback);
+/* A request header (case-insensitive NAME), NULL if absent. */
+const char *request_header (struct request *req, const char *name);
 /* Every value of a repeated query key (names=a&names=b), NULL-terminated. */
 char **request_query_all (struct request *req, const char *key);
 /* Parse the JSON body; on failure replies 400 and returns NULL. */

@@ -169,6 +169,14 @@ int img_layer_create (struct image_store *s, const char *blob_file, const char *
  * unpacked size.  Nothing happens when the layer exists (DIR stays). */
 int img_layer_adopt (struct image_store *s, const char *dir, const char *diff_id, int64_t size, bool *created,
                      berth_err *err);
+/* The two halves of img_layer_create, for layers unpacked as they stream
+ * in (pull): unpack the (compressed or plain) tar SRC into a fresh folder
+ * under tmp/ and check that it is DIFF_ID (*tmp gets the folder; nothing is
+ * left on failure); then move it into place (*CREATED false when the layer
+ * was there already; TMP is gone either way). */
+int img_layer_prepare (struct image_store *s, struct archive *src, const char *name, const char *diff_id,
+                       char **tmp, berth_err *err);
+int img_layer_commit (struct image_store *s, const char *tmp, const char *diff_id, bool *created, berth_err *err);
 /* Just check that BLOB_FILE decompresses to DIFF_ID. */
 int img_layer_verify (const char *blob_file, const char *name, const char *diff_id, berth_err *err);
 void img_layer_delete (struct image_store *s, const char *diff_id, int64_t *freed);
@@ -176,6 +184,13 @@ void img_layer_delete (struct image_store *s, const char *diff_id, int64_t *free
  * empty) in a chrooted child; returns the unpacked size. */
 int img_layer_unpack (struct archive *src, const char *name, const char *dest, char digest[IMG_DIGEST_SIZE],
                       int64_t *size, berth_err *err);
+
+/* ---- dist-source.c ---- */
+
+/* The gzip-compressed twin that a push made of the plain layer blob
+ * DIGEST (distribution.h), or NULL (heap).  `docker rmi` removes it with
+ * the blob when no remaining image uses either. */
+char *img_dist_gzip_twin (struct image_store *s, const char *digest);
 
 /* ---- reference.c ---- */
 

@@ -88,21 +88,18 @@ static void fsync_dir (const char *dir)
     (void) fsync (fd);
 }
 
-/* Unpack into TMP/diff, check the diff id, record the size. */
-static int unpack_into (const char *tmp, const char *blob_file, const char *name, const char *diff_id,
+/* Unpack SRC into TMP/diff, check the diff id, record the size. */
+static int unpack_into (const char *tmp, struct archive *src, const char *name, const char *diff_id,
                         berth_err *err)
 {
   cleanup_free char *diff = NULL;
-  cleanup_archive struct archive *a = NULL;
   char got[IMG_DIGEST_SIZE];
   int64_t size = 0;
   if (asprintf (&diff, "%s/diff", tmp) < 0)
     return berth_fail (err, ENOMEM, "layer folder");
   if (mkdir (diff, 0755) < 0)
     return berth_fail_errno (err, "mkdir `%s`", diff);
-  int r = img_raw_open_file (blob_file, &a, err);
-  if (r == 0)
-    r = img_layer_unpack (a, name, diff, got, &size, err);
+  int r = img_layer_unpack (src, name, diff, got, &size, err);
   if (r == 0)
     r = img_digest_check (name, diff_id, got, err);
   if (r == 0)
@@ -112,35 +109,59 @@ static int unpack_into (const char *tmp, const char *blob_file, const char *name
   return r;
 }
 
+int img_layer_prepare (struct image_store *s, struct archive *src, const char *name, const char *diff_id,
+                       char **tmp_out, berth_err *err)
+{
+  cleanup_free char *tmp = NULL;
+  int r = img_tmpdir (s, "layer", &tmp, err);
+  if (r < 0)
+    return r;
+  r = unpack_into (tmp, src, name, diff_id, err);
+  if (r < 0)
+    {
+      berth_rm_rf (tmp);
+      return r;
+    }
+  *tmp_out = take_ptr (tmp);
+  return 0;
+}
+
+int img_layer_commit (struct image_store *s, const char *tmp, const char *diff_id, bool *created, berth_err *err)
+{
+  cleanup_free char *dst = img_layer_dir (s, diff_id);
+  *created = false;
+  if (dst == NULL)
+    return berth_fail (err, ENOMEM, "layer folder");
+  if (rename (tmp, dst) < 0)
+    {
+      /* Someone unpacked the same layer meanwhile: theirs is as good. */
+      if (errno == EEXIST || errno == ENOTEMPTY)
+        {
+          berth_rm_rf (tmp);
+          return 0;
+        }
+      int r = berth_fail_errno (err, "rename `%s` to `%s`", tmp, dst);
+      berth_rm_rf (tmp);
+      return r;
+    }
+  *created = true;
+  fsync_dir (s->layers);
+  return 0;
+}
+
 int img_layer_create (struct image_store *s, const char *blob_file, const char *name, const char *diff_id,
                       bool *created, berth_err *err)
 {
   *created = false;
   if (img_layer_exists (s, diff_id))
     return img_layer_verify (blob_file, name, diff_id, err);
+  cleanup_archive struct archive *a = NULL;
   cleanup_free char *tmp = NULL;
-  cleanup_free char *dst = img_layer_dir (s, diff_id);
-  if (dst == NULL)
-    return berth_fail (err, ENOMEM, "layer folder");
-  int r = img_tmpdir (s, "layer", &tmp, err);
-  if (r < 0)
-    return r;
-  r = unpack_into (tmp, blob_file, name, diff_id, err);
-  if (r == 0 && rename (tmp, dst) < 0)
-    {
-      /* Someone unpacked the same layer meanwhile: theirs is as good. */
-      if (errno == EEXIST || errno == ENOTEMPTY)
-        berth_rm_rf (tmp);
-      else
-        r = berth_fail_errno (err, "rename `%s` to `%s`", tmp, dst);
-    }
-  else if (r == 0)
-    {
-      *created = true;
-      fsync_dir (s->layers);
-    }
-  if (r < 0)
-    berth_rm_rf (tmp);
+  int r = img_raw_open_file (blob_file, &a, err);
+  if (r == 0)
+    r = img_layer_prepare (s, a, name, diff_id, &tmp, err);
+  if (r == 0)
+    r = img_layer_commit (s, tmp, diff_id, created, err);
   return r;
 }
 
@@ -151,9 +172,6 @@ int img_layer_adopt (struct image_store *s, const char *dir, const char *diff_id
   if (img_layer_exists (s, diff_id))
     return 0;
   cleanup_free char *tmp = NULL, *diff = NULL;
-  cleanup_free char *dst = img_layer_dir (s, diff_id);
-  if (dst == NULL)
-    return berth_fail (err, ENOMEM, "layer folder");
   int r = img_tmpdir (s, "layer", &tmp, err);
   if (r < 0)
     return r;
@@ -165,21 +183,12 @@ int img_layer_adopt (struct image_store *s, const char *dir, const char *diff_id
     r = write_meta (tmp, diff_id, size, err);
   if (r == 0)
     r = sync_dir (tmp, err);
-  if (r == 0 && rename (tmp, dst) < 0)
-    {
-      if (errno == EEXIST || errno == ENOTEMPTY)
-        berth_rm_rf (tmp);
-      else
-        r = berth_fail_errno (err, "rename `%s` to `%s`", tmp, dst);
-    }
-  else if (r == 0)
-    {
-      *created = true;
-      fsync_dir (s->layers);
-    }
   if (r < 0)
-    berth_rm_rf (tmp);
-  return r;
+    {
+      berth_rm_rf (tmp);
+      return r;
+    }
+  return img_layer_commit (s, tmp, diff_id, created, err);
 }
 
 /* Rename first, then remove: a crash half-way leaves the half-removed

@@ -95,8 +95,15 @@ static int image_parts (struct image_store *s, const char *id, json_t *rec, char
   size_t i;
   json_t *d;
   json_array_foreach (berth_json_arr (m, "layers"), i, d)
-    if (img_digest_valid (berth_json_str (d, "digest")) && add_unique (blobs, berth_json_str (d, "digest")) < 0)
-      return -ENOMEM;
+    {
+      const char *digest = berth_json_str (d, "digest");
+      if (img_digest_valid (digest) && add_unique (blobs, digest) < 0)
+        return -ENOMEM;
+      /* (the compressed copy a push made belongs to the image too) */
+      cleanup_free char *twin = img_digest_valid (digest) ? img_dist_gzip_twin (s, digest) : NULL;
+      if (twin && add_unique (blobs, twin) < 0)
+        return -ENOMEM;
+    }
   if (img_blob_read_json (s, id, &config, NULL) < 0 || img_config_diff_ids (config, id, &diff_ids, NULL) < 0)
     return -EIO;
   for (i = 0; diff_ids[i]; i++)

@@ -94,6 +94,21 @@ test_bad_configuration_is_refused() {
   assert_not_exists "$T/s.sock"
 }
 
+# "insecure-registries" (daemon.json) and --insecure-registry: shown by
+# GET /info as dockerd shows them; a value of the wrong type is refused.
+test_insecure_registries() {
+  need_berthd
+  printf '{"insecure-registries": ["reg.lan:5000", "10.9.0.0/16"]}' > "$T/daemon.json"
+  start_berthd --config-file "$T/daemon.json" --insecure-registry other.lan --bridge none
+  local info; info=$(curl -sf --unix-socket "$T/s.sock" http://x/info) || fail "GET /info failed"
+  assert_json "$info" '.RegistryConfig.InsecureRegistryCIDRs == ["127.0.0.0/8", "10.9.0.0/16"]'
+  assert_json "$info" '.RegistryConfig.IndexConfigs["reg.lan:5000"].Secure == false and .RegistryConfig.IndexConfigs["other.lan"].Secure == false'
+  stop_berthd
+  printf '{"insecure-registries": "reg.lan:5000"}' > "$T/bad.json"
+  assert_fails "$BERTHD" --config-file "$T/bad.json" --host "unix://$T/s2.sock" --data-root "$T/data2" --exec-root "$T/exec2"
+  assert_contains "$OUT" "insecure-registries"
+}
+
 test_requests_on_unknown_routes_and_methods() {
   need_berthd
   start_berthd
