@@ -82,7 +82,7 @@ static int load_segment (const struct guest_mem *m, const uint8_t *buf, size_t l
 
 int boot_load_elf (const struct guest_mem *m, const uint8_t *buf, size_t len, struct boot_image *img, berth_err *err)
 {
-  const Elf64_Ehdr *eh;
+  const Elf64_Ehdr *eh = NULL;
   int r = check_ehdr (buf, len, &eh, err);
   if (r < 0)
     return r;

@@ -16,6 +16,7 @@
 #define BERTH_VMM_CPUID_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
