@@ -275,7 +275,7 @@ static int apply_flag (struct vm_config *c, struct cli *cli, int opt, char *arg,
     case OPT_CMDLINE: set_str (&c->boot.boot_args, arg); return 0;
     case OPT_MEM: return parse_mem (arg, &c->machine.mem_size_mib, err);
     case OPT_CPUS:
-      if (parse_number ("--cpus", arg, VM_MAX_VCPUS, &v, err) < 0 || v == 0)
+      if (parse_number ("--cpus", arg, VM_MAX_VCPUS, &v, NULL) < 0 || v == 0)
         return berth_fail (err, 0, "--cpus: expected 1..%d, got '%s'", VM_MAX_VCPUS, arg);
       c->machine.vcpu_count = (unsigned) v;
       return 0;
@@ -373,11 +373,6 @@ int main (int argc, char **argv)
   else if (cli.api_sock)
     {
       berth_log (BERTH_LOG_ERROR, "--api-sock: the REST API is not available in this build");
-      status = VMM_EXIT_USAGE;
-    }
-  else if (argc == 1)
-    {
-      fputs (usage_text, stderr);
       status = VMM_EXIT_USAGE;
     }
   else

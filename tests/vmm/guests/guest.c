@@ -194,6 +194,27 @@ static void test_memory (const uint8_t *zp)
   puts ("\n");
 }
 
+/* Read one line from the console (polling LSR.DR) and echo it back. */
+static void test_echo (void)
+{
+  char line[64];
+  unsigned n = 0;
+  puts ("ready\n");
+  for (;;)
+    {
+      if (!(inb (COM1 + 5) & 1))
+        continue;
+      char c = (char) inb (COM1);
+      if (c == '\n' || c == '\r' || n == sizeof line - 1)
+        break;
+      line[n++] = c;
+    }
+  line[n] = 0;
+  puts ("got: ");
+  puts (line);
+  puts ("\n");
+}
+
 void guest_main (const uint8_t *zp)
 {
   const char *cmdline = (const char *) (uint64_t) * (const uint32_t *) (zp + ZP_CMDLINE_PTR);
@@ -221,6 +242,8 @@ void guest_main (const uint8_t *zp)
       puts ("\n");
       outb (0x505, 1);
     }
+  else if (is ("echo", t))
+    test_echo ();
   else if (is ("cpus", t))
     test_cpus ();
   else if (is ("memory", t))
