@@ -90,6 +90,9 @@ struct virtq_chain {
  * table, an avail index that moved by more than the queue size): the queue
  * is then marked broken and the device should set NEEDS_RESET. */
 int virtq_pop (struct virtqueue *q, const struct guest_mem *mem, struct virtq_chain *chain);
+/* Put the last popped chain back (a rate limiter said wait, or the host
+ * had nothing for an rx buffer); the next pop returns it again. */
+void virtq_unpop (struct virtqueue *q);
 /* Return chain HEAD to the driver with LEN bytes written into its in[]. */
 int virtq_push (struct virtqueue *q, const struct guest_mem *mem, uint16_t head, uint32_t len);
 /* Whether the driver wants an interrupt for what was pushed since the last

@@ -239,3 +239,8 @@ void virtq_reset (struct virtqueue *q)
   q->size = max;
   q->kick_fd = fd;
 }
+
+void virtq_unpop (struct virtqueue *q)
+{
+  q->last_avail--;
+}
