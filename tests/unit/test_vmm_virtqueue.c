@@ -413,3 +413,18 @@ TEST (vq_complete_and_fail)
   virtio_config_changed (&d);
   CHECK (d.config_generation == gen + 1 && irq_count == 3);
 }
+
+/* A full-size direct chain ending in a full indirect table: more buffers
+ * than a chain holds, refused (not written past the iovec arrays). */
+TEST (vq_direct_plus_indirect_too_long)
+{
+  setup (256);
+  q.indirect_desc = true;
+  for (int i = 0; i < 255; i++)
+    fake_set_desc (&v, (uint16_t) i, BUF, 4, FD_NEXT | FD_WRITE, (uint16_t) (i + 1));
+  fake_set_desc (&v, 255, IND, 16 * 256, FD_INDIRECT, 0);
+  for (int i = 0; i < 256; i++)
+    set_ind ((unsigned) i, BUF, 4, (uint16_t) (FD_WRITE | (i < 255 ? FD_NEXT : 0)), (uint16_t) (i + 1));
+  fake_publish (&v, 0);
+  CHECK (virtq_pop (&q, &fake_mem, &chain) == -EINVAL);
+}

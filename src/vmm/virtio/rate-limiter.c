@@ -87,6 +87,12 @@ bool rate_limiter_consume (struct rate_limiter *rl, uint64_t bytes, uint64_t ops
   return true;
 }
 
+void rate_limiter_charge (struct rate_limiter *rl, uint64_t bytes, uint64_t ops)
+{
+  bucket_take (&rl->bytes, bytes);
+  bucket_take (&rl->ops, ops);
+}
+
 static void on_timer (void *opaque, uint32_t events)
 {
   struct rate_limiter *rl = opaque;

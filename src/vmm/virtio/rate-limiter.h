@@ -42,6 +42,9 @@ void rate_limiter_init (struct rate_limiter *rl, const struct vm_rate_limiter *c
 /* Take BYTES and OPS tokens if both buckets have them; false (nothing
  * taken) otherwise, or while blocked. */
 bool rate_limiter_consume (struct rate_limiter *rl, uint64_t bytes, uint64_t ops);
+/* Take tokens unconditionally (a cost known only afterwards, like the
+ * size of a received frame); an empty bucket stays at zero. */
+void rate_limiter_charge (struct rate_limiter *rl, uint64_t bytes, uint64_t ops);
 /* Arm the resume timer for a request of BYTES and OPS (no-op if armed). */
 int rate_limiter_block (struct rate_limiter *rl, uint64_t bytes, uint64_t ops);
 bool rate_limiter_blocked (const struct rate_limiter *rl);

@@ -77,6 +77,8 @@ static int add_buffer (struct virtq_chain *c, const struct guest_mem *mem, const
     return -EINVAL; /* readable after writable (2.7.4.2) */
   if (d->len == 0)
     return 0; /* nothing to transfer; never dereferenced */
+  if (c->n_out + c->n_in >= VIRTQ_MAX_CHAIN)
+    return -EINVAL; /* direct part plus indirect table: more than a chain holds */
   void *p = guest_mem_ptr (mem, d->addr, d->len);
   if (p == NULL)
     return -EINVAL;
