@@ -9,6 +9,7 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "vmm/api/api.h"
 #include "vmm/vm-config.h"
 #include "vmm/vmm.h"
 
@@ -347,6 +348,20 @@ static int run_vm (const struct vm_config *c)
   return status;
 }
 
+/* --api-sock: the flags and --config-file give the starting configuration;
+ * the API may change it and starts the VM (InstanceStart). */
+static int serve_api (const char *sock, const struct vm_config *c)
+{
+  berth_err err = NULL;
+  int status = VMM_EXIT_ERROR;
+  if (vmm_api_serve (sock, c, &status, &err) < 0)
+    {
+      berth_error_report (&err);
+      return VMM_EXIT_USAGE;
+    }
+  return status;
+}
+
 int main (int argc, char **argv)
 {
   berth_log_init ("berth-vmm");
@@ -371,10 +386,7 @@ int main (int argc, char **argv)
       status = 0;
     }
   else if (cli.api_sock)
-    {
-      berth_log (BERTH_LOG_ERROR, "--api-sock: the REST API is not available in this build");
-      status = VMM_EXIT_USAGE;
-    }
+    status = serve_api (cli.api_sock, &c);
   else
     status = run_vm (&c);
   vm_config_free (&c);

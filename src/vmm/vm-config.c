@@ -526,7 +526,7 @@ int vm_config_patch_drive (struct vm_config *c, const char *id, json_t *body, be
 
 static json_t *drive_to_json (const struct vm_drive *d)
 {
-  json_t *j = json_pack ("{s:s,s:s,s:b,s:b}", "drive_id", d->drive_id, "path_on_host", d->path_on_host,
+  json_t *j = json_pack ("{s:s?,s:s?,s:b,s:b}", "drive_id", d->drive_id, "path_on_host", d->path_on_host,
                          "is_root_device", d->is_root_device, "is_read_only", d->is_read_only);
   if (j == NULL)
     return NULL;
@@ -610,7 +610,7 @@ int vm_config_put_net (struct vm_config *c, const char *id, json_t *body, const 
 
 static json_t *net_to_json (const struct vm_net *n)
 {
-  json_t *j = json_pack ("{s:s,s:s}", "iface_id", n->iface_id, "host_dev_name", n->host_dev_name);
+  json_t *j = json_pack ("{s:s?,s:s?}", "iface_id", n->iface_id, "host_dev_name", n->host_dev_name);
   if (j == NULL)
     return NULL;
   if (n->has_mac)
@@ -652,7 +652,7 @@ int vm_config_set_vsock (struct vm_config *c, json_t *body, const char *where, b
 
 static json_t *vsock_to_json (const struct vm_vsock *v)
 {
-  json_t *j = json_pack ("{s:I,s:s}", "guest_cid", (json_int_t) v->guest_cid, "uds_path", v->uds_path);
+  json_t *j = json_pack ("{s:I,s:s?}", "guest_cid", (json_int_t) v->guest_cid, "uds_path", v->uds_path);
   if (j && v->vsock_id)
     json_object_set_new (j, "vsock_id", json_string (v->vsock_id));
   return j;
@@ -804,7 +804,10 @@ json_t *vm_config_to_json (const struct vm_config *c)
   json_t *j = json_object ();
   if (j == NULL)
     return NULL;
-  json_object_set_new (j, "boot-source", boot_to_json (&c->boot));
+  /* No kernel yet (an API server waiting for PUT /boot-source): no
+   * boot-source, which would need kernel_image_path. */
+  if (c->boot.kernel_image_path)
+    json_object_set_new (j, "boot-source", boot_to_json (&c->boot));
   json_object_set_new (j, "machine-config", vm_machine_to_json (&c->machine));
   json_t *drives = json_array (), *nets = json_array ();
   for (unsigned i = 0; i < c->ndrives; i++)
@@ -823,6 +826,17 @@ json_t *vm_config_to_json (const struct vm_config *c)
   if (c->serial_path)
     json_object_set_new (j, "serial", json_pack ("{s:s}", "uds_path", c->serial_path));
   return j;
+}
+
+/* The JSON form holds every field, so a round trip is a deep copy (the
+ * unit tests check that it is the identity). */
+int vm_config_copy (struct vm_config *dst, const struct vm_config *src, berth_err *err)
+{
+  vm_config_init (dst);
+  cleanup_json json_t *j = vm_config_to_json (src);
+  if (j == NULL)
+    return berth_fail (err, ENOMEM, "copy the VM configuration");
+  return vm_config_from_json (dst, j, err);
 }
 
 /* ---- validation ---- */

@@ -103,6 +103,8 @@ void vm_config_free (struct vm_config *c);
  * "entropy", "transport", "serial"); unknown keys are errors. */
 int vm_config_from_json (struct vm_config *c, json_t *j, berth_err *err);
 json_t *vm_config_to_json (const struct vm_config *c);
+/* A deep copy into DST (initialized or not; overwritten). */
+int vm_config_copy (struct vm_config *dst, const struct vm_config *src, berth_err *err);
 /* Everything the VMM can check before building the VM: paths exist and
  * are readable, ids unique, memory within host limits, cid >= 3, ... */
 int vm_config_validate (const struct vm_config *c, berth_err *err);
