@@ -150,6 +150,37 @@ test_cpu_templates() {
   done
 }
 
+# ------------------------------------------------------------------ devices
+
+test_virtio_devices_mmio() {
+  need_kvm
+  truncate -s 1M "$T/disk.img"
+  guest devices --drive "$T/disk.img" --drive "$T/disk.img,ro,id=second" --balloon 4 --rng
+  assert_eq 0 "$RC"
+  assert_eq "$(printf '%s\n' 'mmio 0xd0000000 version=2 device=2' 'mmio 0xd0001000 version=2 device=2' \
+    'mmio 0xd0002000 version=2 device=5' 'mmio 0xd0003000 version=2 device=4' \
+    'cmdline: test=devices virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6 virtio_mmio.device=4K@0xd0002000:7 virtio_mmio.device=4K@0xd0003000:8')" \
+    "$OUT" "virtio-mmio windows (blk, blk, balloon, rng) and their command-line declarations"
+}
+
+test_virtio_devices_pci() {
+  need_kvm
+  truncate -s 1M "$T/disk.img"
+  guest devices --drive "$T/disk.img" --rng --transport pci
+  assert_eq 0 "$RC"
+  assert_eq "$(printf '%s\n' 'pci 00:0x0 0x8086:0xd57' 'pci 00:0x1 0x1af4:0x1042' 'pci 00:0x2 0x1af4:0x1044' \
+    'cmdline: test=devices')" "$OUT" "host bridge, virtio-blk and virtio-rng (modern ids) on PCI bus 0"
+  guest cpus --drive "$T/disk.img" --rng --transport pci --cpus 2
+  assert_eq "mptable checksum=ok cpus=2 ioapics=1 irqs=26" "$OUT" "the MP table routes both INTA lines"
+}
+
+test_bad_device_files() {
+  need_kvm
+  truncate -s 1M "$T/disk.img"
+  bad --kernel "$GUEST" --drive "$T/disk.img" --drive "$T/disk.img,id=drive0"
+  bad --kernel "$GUEST" --net "no-such-tap-$$"
+}
+
 # ------------------------------------------------------------------ memory
 
 test_memory_16m() {

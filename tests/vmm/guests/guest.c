@@ -215,6 +215,51 @@ static void test_echo (void)
   puts ("\n");
 }
 
+static inline void outl (uint16_t port, uint32_t v) { __asm__ volatile ("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint32_t inl (uint16_t port)
+{
+  uint32_t v;
+  __asm__ volatile ("inl %1, %0" : "=a"(v) : "Nd"(port));
+  return v;
+}
+
+/* The virtio devices the VMM attached: virtio-mmio windows from
+ * 0xd0000000 (magic "virt", device id at 0x8) and PCI functions on bus 0
+ * (configuration mechanism #1). */
+static void test_devices (const char *cmdline)
+{
+  for (unsigned i = 0; i < 16; i++)
+    {
+      volatile uint32_t *w = (volatile uint32_t *) (0xd0000000ULL + i * 0x1000ULL);
+      if (w[0] != 0x74726976)
+        continue;
+      puts ("mmio ");
+      puthex (0xd0000000ULL + i * 0x1000ULL);
+      puts (" version=");
+      putdec (w[1]);
+      puts (" device=");
+      putdec (w[2]);
+      puts ("\n");
+    }
+  for (unsigned dev = 0; dev < 32; dev++)
+    {
+      outl (0xcf8, 0x80000000u | (dev << 11));
+      uint32_t id = inl (0xcfc);
+      if (id == 0xffffffff)
+        continue;
+      puts ("pci 00:");
+      puthex (dev);
+      puts (" ");
+      puthex (id & 0xffff);
+      puts (":");
+      puthex (id >> 16);
+      puts ("\n");
+    }
+  puts ("cmdline: ");
+  puts (cmdline);
+  puts ("\n");
+}
+
 void guest_main (const uint8_t *zp)
 {
   const char *cmdline = (const char *) (uint64_t) * (const uint32_t *) (zp + ZP_CMDLINE_PTR);
@@ -244,6 +289,8 @@ void guest_main (const uint8_t *zp)
     }
   else if (is ("echo", t))
     test_echo ();
+  else if (is ("devices", t))
+    test_devices (cmdline);
   else if (is ("cpus", t))
     test_cpus ();
   else if (is ("memory", t))
