@@ -143,11 +143,21 @@ test_vcpus_in_mptable() {
 test_cpu_templates() {
   need_kvm
   local t
-  for t in None T2 PVM; do
+  for t in None T2 C3; do
     guest hello --cpu-template "$t" --cpus 2
     assert_eq 0 "$RC" "template $t"
     assert_eq "Hello from the berth test guest" "$OUT" "template $t"
   done
+}
+
+# What CPUID the guest sees from the VMM: topology and the KVM leaves.
+# (Which feature bits a template hides is test_vmm_boot's: PVM shows the
+# guest some of the host's bits whatever the VMM sets.)
+test_cpuid_topology_and_kvm_leaves() {
+  need_kvm
+  guest cpuid --cpus 3
+  assert_eq 0 "$RC"
+  assert_match "$OUT" '^apic=0 logical=3 .* hypervisor=1 .* kvm=KVMKVMKVM kvmclock2=1$' "leaf 1 and the KVM leaves"
 }
 
 # ------------------------------------------------------------------ devices
