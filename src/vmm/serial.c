@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -371,6 +372,17 @@ static int listen_socket (struct serial *s, const char *path, berth_err *err)
   return 0;
 }
 
+/* The terminal to restore if a signal ends the process while stdin is in
+ * raw mode (tcsetattr is async-signal-safe). */
+static struct termios saved_tty_for_signals;
+
+static void restore_tty_and_die (int sig)
+{
+  tcsetattr (STDIN_FILENO, TCSANOW, &saved_tty_for_signals);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
 static void stdio_input (struct serial *s)
 {
   s->out_fd = STDOUT_FILENO;
@@ -379,6 +391,10 @@ static void stdio_input (struct serial *s)
       struct termios raw = s->saved_tty;
       cfmakeraw (&raw);
       raw.c_oflag |= OPOST | ONLCR; /* keep the host's newline handling */
+      saved_tty_for_signals = s->saved_tty;
+      signal (SIGTERM, restore_tty_and_die);
+      signal (SIGHUP, restore_tty_and_die);
+      signal (SIGINT, restore_tty_and_die);
       if (tcsetattr (STDIN_FILENO, TCSANOW, &raw) == 0)
         s->tty_raw = true;
     }
