@@ -128,6 +128,27 @@ test_unknown_guest_test_still_powers_off() {
   assert_eq "unknown test: nosuchtest" "$OUT" "the command line reached the guest"
 }
 
+# The API starts the guest, then SendCtrlAltDel reaches it through the
+# i8042 (the guest polls the controller and prints the bytes).
+test_api_start_and_ctrl_alt_del() {
+  need_kvm
+  local sock=$T/api.sock
+  timeout -k 5 "$VMM_TIMEOUT" "$VMM" --api-sock "$sock" </dev/null >"$T/vmm.out" 2>"$T/vmm.err" &
+  local pid=$!
+  wait_for 10 test -S "$sock" || fail "no API socket"
+  api() { curl -sS --unix-socket "$sock" -o "$T/body" -w '%{http_code}' -X "$1" "http://localhost$2" -d "$3"; }
+  assert_eq 204 "$(api PUT /boot-source "{\"kernel_image_path\":\"$GUEST\",\"boot_args\":\"test=keyboard\"}")"
+  assert_eq 400 "$(api PUT /actions '{"action_type":"SendCtrlAltDel"}')" "SendCtrlAltDel before the start"
+  assert_eq 204 "$(api PUT /actions '{"action_type":"InstanceStart"}')"
+  wait_for 10 grep -q "waiting for keys" "$T/vmm.out" || fail "the guest did not start"
+  assert_eq 204 "$(api PUT /actions '{"action_type":"SendCtrlAltDel"}')"
+  local rc=0
+  wait "$pid" || rc=$?
+  assert_eq 0 "$rc" "berth-vmm exit status"
+  assert_eq "$(printf 'waiting for keys\nkeys 0x14 0x11 0xe0 0x71')" "$(cat "$T/vmm.out")" \
+    "Ctrl, Alt, Del (set-2 make codes) from the i8042"
+}
+
 # ------------------------------------------------------------------ vCPUs
 
 test_vcpus_in_mptable() {

@@ -304,6 +304,22 @@ static void test_cpuid (void)
   puts ("\n");
 }
 
+/* Wait for four bytes from the i8042 (SendCtrlAltDel queues Ctrl, Alt,
+ * Del) by polling its status port, and print them. */
+static void test_keyboard (void)
+{
+  puts ("waiting for keys\n");
+  for (int n = 0; n < 4;)
+    {
+      if (!(inb (0x64) & 1))
+        continue;
+      puts (n ? " " : "keys ");
+      puthex (inb (0x60));
+      n++;
+    }
+  puts ("\n");
+}
+
 void guest_main (const uint8_t *zp)
 {
   const char *cmdline = (const char *) (uint64_t) * (const uint32_t *) (zp + ZP_CMDLINE_PTR);
@@ -337,6 +353,8 @@ void guest_main (const uint8_t *zp)
     test_devices (cmdline);
   else if (is ("cpuid", t))
     test_cpuid ();
+  else if (is ("keyboard", t))
+    test_keyboard ();
   else if (is ("cpus", t))
     test_cpus ();
   else if (is ("memory", t))
