@@ -60,7 +60,11 @@ test_serial_input_stdio() {
   RC=0
   OUT=$(printf 'typed line\n' | timeout -k 5 "$VMM_TIMEOUT" "$VMM" --kernel "$GUEST" --cmdline test=echo) || RC=$?
   assert_eq 0 "$RC"
-  assert_eq "$(printf 'ready\ngot: typed line')" "$OUT" "the guest read stdin through the UART"
+  assert_eq "$(printf 'ready\ngot 10: typed line')" "$OUT" "the guest read stdin through the UART"
+  # more than the UART's 64-byte FIFO: input pauses and resumes
+  OUT=$( (printf 'y%.0s' $(seq 300); printf '\n') | timeout -k 5 "$VMM_TIMEOUT" "$VMM" --kernel "$GUEST" --cmdline test=echo) || RC=$?
+  assert_eq 0 "$RC"
+  assert_eq "$(printf 'ready\ngot 300: %s' "$(printf 'y%.0s' $(seq 63))")" "$OUT" "300 bytes of input all arrived"
 }
 
 test_serial_socket() {
@@ -89,7 +93,7 @@ PY
   local rc=0
   wait "$pid" || rc=$?
   assert_eq 0 "$rc" "berth-vmm exit status"
-  assert_eq "$(printf 'ready\ngot: over the socket')" "$OUT" "console over the socket"
+  assert_eq "$(printf 'ready\ngot 15: over the socket')" "$OUT" "console over the socket"
   assert_eq "" "$(cat "$T/vmm.out")" "nothing on stdout"
   assert_not_exists "$T/console.sock" "the socket is removed at exit"
 }

@@ -198,19 +198,23 @@ static void test_memory (const uint8_t *zp)
 static void test_echo (void)
 {
   char line[64];
-  unsigned n = 0;
+  unsigned n = 0, total = 0;
   puts ("ready\n");
   for (;;)
     {
       if (!(inb (COM1 + 5) & 1))
         continue;
       char c = (char) inb (COM1);
-      if (c == '\n' || c == '\r' || n == sizeof line - 1)
+      if (c == '\n' || c == '\r')
         break;
-      line[n++] = c;
+      total++;
+      if (n < sizeof line - 1)
+        line[n++] = c;
     }
   line[n] = 0;
-  puts ("got: ");
+  puts ("got ");
+  putdec (total);
+  puts (": ");
   puts (line);
   puts ("\n");
 }
