@@ -52,8 +52,9 @@ int boot_load_bzimage (const struct guest_mem *m, const uint8_t *buf, size_t len
   if (setup_size >= len)
     return berth_fail (err, 0, "bzImage: truncated (no kernel after %zu bytes of setup code)", setup_size);
   size_t kernel_size = len - setup_size;
-  /* syssize is the protected-mode part in 16-byte units */
-  if (h->syssize != 0 && (uint64_t) h->syssize * 16 > kernel_size)
+  /* syssize is the protected-mode part in 16-byte units, rounded up (the
+   * file is not padded to a multiple of 16) */
+  if (h->syssize != 0 && (uint64_t) h->syssize * 16 > kernel_size + 15)
     return berth_fail (err, 0, "bzImage: truncated (%zu kernel bytes, the header says %llu)", kernel_size,
                        (unsigned long long) h->syssize * 16);
   uint64_t load = h->code32_start ? h->code32_start : BOOT_HIMEM;

@@ -13,6 +13,7 @@
 VMM=${VMM_BIN:-$(dirname "$RUNTIME")/berth-vmm}
 GUEST_DIR=$REPO_ROOT/build/tests/vmm
 GUEST=$GUEST_DIR/guest.elf
+GUEST_BZ=$GUEST_DIR/guest.bzImage
 VMM_TIMEOUT=${VMM_TIMEOUT:-30}
 
 need_vmm() {
@@ -151,6 +152,39 @@ test_api_start_and_ctrl_alt_del() {
   assert_eq 0 "$rc" "berth-vmm exit status"
   assert_eq "$(printf 'waiting for keys\nkeys 0x14 0x11 0xe0 0x71')" "$(cat "$T/vmm.out")" \
     "Ctrl, Alt, Del (set-2 make codes) from the i8042"
+}
+
+# ------------------------------------------------------------------ images
+
+test_initrd_and_zero_page() {
+  need_kvm
+  printf 'INITRD-CONTENT\nmore bytes' > "$T/initrd"
+  guest bootparams --initrd "$T/initrd"
+  assert_eq 0 "$RC"
+  assert_eq "loader=0xff initrd_size=25 initrd_aligned=1 initrd=INITRD-CONTENT" "$OUT" \
+    "type_of_loader 0xff, the initrd page-aligned with its bytes"
+  guest bootparams
+  assert_eq "loader=0xff initrd_size=0" "$OUT" "no initrd"
+  head -c $((20 << 20)) /dev/zero > "$T/big-initrd"
+  bad --kernel "$GUEST" --initrd "$T/big-initrd" --mem 16M
+  assert_contains "$ERR" "does not fit"
+}
+
+test_bzimage_boots() {
+  need_kvm
+  [ -f "$GUEST_BZ" ] || fail "the bzImage guest did not build"
+  vmm --kernel "$GUEST_BZ" --cmdline test=hello
+  assert_eq 0 "$RC"
+  assert_eq "Hello from the berth test guest" "$OUT" "entered at the bzImage's 64-bit entry"
+  printf 'INITRD-CONTENT\n' > "$T/initrd"
+  vmm --kernel "$GUEST_BZ" --cmdline test=bootparams --initrd "$T/initrd"
+  assert_eq "loader=0xff initrd_size=15 initrd_aligned=1 initrd=INITRD-CONTENT" "$OUT"
+  vmm --kernel "$GUEST_BZ" --cmdline test=memory --mem 4608M
+  assert_contains "$OUT" "high memory ok at 0x100000000"
+  # the image cut short
+  head -c $(( $(stat -c %s "$GUEST_BZ") - 100 )) "$GUEST_BZ" > "$T/short.bz"
+  bad --kernel "$T/short.bz"
+  assert_contains "$ERR" "truncated"
 }
 
 # ------------------------------------------------------------------ vCPUs

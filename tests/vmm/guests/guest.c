@@ -324,6 +324,27 @@ static void test_keyboard (void)
   puts ("\n");
 }
 
+/* What the zero page says: loader type, command line, initrd (and the
+ * initrd's first bytes, up to a NUL or newline). */
+static void test_bootparams (const uint8_t *zp)
+{
+  puts ("loader=");
+  puthex (zp[0x210]);
+  uint32_t image = *(const uint32_t *) (zp + 0x218), size = *(const uint32_t *) (zp + 0x21c);
+  puts (" initrd_size=");
+  putdec (size);
+  if (size)
+    {
+      puts (" initrd_aligned=");
+      putdec ((image & 0xfff) == 0);
+      puts (" initrd=");
+      const char *p = (const char *) (uint64_t) image;
+      for (uint32_t i = 0; i < size && i < 32 && p[i] && p[i] != '\n'; i++)
+        putc (p[i]);
+    }
+  puts ("\n");
+}
+
 void guest_main (const uint8_t *zp)
 {
   const char *cmdline = (const char *) (uint64_t) * (const uint32_t *) (zp + ZP_CMDLINE_PTR);
@@ -359,6 +380,8 @@ void guest_main (const uint8_t *zp)
     test_cpuid ();
   else if (is ("keyboard", t))
     test_keyboard ();
+  else if (is ("bootparams", t))
+    test_bootparams (zp);
   else if (is ("cpus", t))
     test_cpus ();
   else if (is ("memory", t))
