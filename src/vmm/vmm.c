@@ -324,6 +324,12 @@ static int balloon_call (struct vmm *vm, struct balloon_call *c, berth_err *err)
   if (vm->balloon == NULL)
     return berth_fail_as (err, ENOENT, "no balloon device is configured");
   c->dev = vm->balloon;
+  pthread_mutex_lock (&vm->lock);
+  bool ended = vm->exit_status >= 0;
+  pthread_mutex_unlock (&vm->lock);
+  /* the loop stops with the guest: nobody would run the call */
+  if (ended)
+    return berth_fail_as (err, ESRCH, "the VM has stopped");
   if (vm->started)
     {
       int r = evloop_call (vm->loop, on_loop, c);
