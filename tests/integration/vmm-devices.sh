@@ -16,7 +16,7 @@ VMM_TIMEOUT=${VMM_TIMEOUT:-60}
 
 need_kvm() {
   [ -x "$VMM" ] || fail "$VMM is not built"
-  [ -c /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm on this host"
+  { [ -c /dev/kvm ] && [ -w /dev/kvm ]; } || skip "no usable /dev/kvm on this host"
   [ -f "$GUEST" ] || fail "the virtio test guest did not build (see the suite's first lines)"
 }
 
