@@ -59,11 +59,28 @@ static const struct cpuid_edit t2_edits[] = {
   { 0x80000001, 0, true, ECX, BIT (29), 0 },
 };
 
-static const struct cpuid_edit pvm_edits[] = {
-  /* leaf 1 ecx: POPCNT, XSAVE, OSXSAVE, AVX (needs XSAVE), F16C, FMA */
-  { 1, 0, true, ECX, BIT (23) | BIT (26) | BIT (27) | BIT (28) | BIT (29) | BIT (12), 0 },
-  /* leaf 7.0 ebx: SMEP, SMAP, AVX2 (needs XSAVE) */
-  { 7, 0, false, EBX, BIT (7) | BIT (20) | BIT (5), 0 },
+/* C3 (after Firecracker's C3, an Intel Cascade Lake baseline): as T2 but
+ * AVX-512 F/DQ/CD/BW/VL, CLWB and their XSAVE state stay. */
+static const struct cpuid_edit c3_edits[] = {
+  { 1, 0, true, ECX,
+    BIT (2) | BIT (3) | BIT (4) | BIT (5) | BIT (6) | BIT (7) | BIT (8) | BIT (10) | BIT (11) | BIT (14) | BIT (15)
+        | BIT (18),
+    0 },
+  { 1, 0, true, EDX, BIT (18) | BIT (21) | BIT (22) | BIT (27) | BIT (29) | BIT (31), 0 },
+  /* leaf 7.0 ebx: SGX, HLE, RTM, MPX, RDT-A, AVX512_IFMA, PCOMMIT, PT,
+   * AVX512PF/ER, SHA */
+  { 7, 0, false, EBX,
+    BIT (2) | BIT (4) | BIT (11) | BIT (14) | BIT (15) | BIT (21) | BIT (22) | BIT (25) | BIT (26) | BIT (27) | BIT (29),
+    0 },
+  { 7, 0, false, ECX,
+    BIT (0) | BIT (1) | BIT (2) | BIT (3) | BIT (4) | BIT (5) | BIT (6) | BIT (8) | BIT (9) | BIT (10) | BIT (12)
+        | BIT (14) | BIT (16) | BIT (22) | BIT (30),
+    0 },
+  { 7, 0, false, EDX, BIT (2) | BIT (3) | BIT (4) | BIT (8) | BIT (14) | BIT (16) | BIT (22) | BIT (23) | BIT (24), 0 },
+  /* XSAVE: MPX and PKRU state go, AVX-512 state (5-7) stays */
+  { 0xd, 0, false, EAX, BIT (3) | BIT (4) | BIT (9), 0 },
+  { 0xd, 1, false, EAX, BIT (1) | BIT (2) | BIT (3), 0 },
+  { 0x80000001, 0, true, ECX, BIT (29), 0 },
 };
 
 struct cpuid_template {
@@ -75,7 +92,7 @@ struct cpuid_template {
 static const struct cpuid_template templates[] = {
   { "None", NULL, 0 },
   { "T2", t2_edits, sizeof t2_edits / sizeof t2_edits[0] },
-  { "PVM", pvm_edits, sizeof pvm_edits / sizeof pvm_edits[0] },
+  { "C3", c3_edits, sizeof c3_edits / sizeof c3_edits[0] },
 };
 
 static const struct cpuid_template *find_template (const char *name)
@@ -91,7 +108,7 @@ static const struct cpuid_template *find_template (const char *name)
 int cpuid_template_check (const char *name, berth_err *err)
 {
   if (find_template (name) == NULL)
-    return berth_fail (err, 0, "unknown CPU template '%s' (known: None, T2, PVM)", name);
+    return berth_fail (err, 0, "unknown CPU template '%s' (known: None, T2, C3)", name);
   return 0;
 }
 

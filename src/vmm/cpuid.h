@@ -10,8 +10,13 @@
  *   T2    an Intel Haswell-like baseline (after Firecracker's T2): no
  *         AVX-512, MPX, SGX, PKU, TSX, monitor/mwait, VMX/SMX, perf/debug
  *         store; no XSAVE components past AVX
- *   PVM   what the PVM hypervisor (kvm_pvm) cannot emulate in guest ring 0:
- *         no XSAVE (XRSTOR), POPCNT, SMEP, SMAP (CLAC/STAC) */
+ *   C3    an Intel Cascade Lake-like baseline (after Firecracker's C3): as
+ *         T2, but AVX-512 F/DQ/CD/BW/VL and CLWB stay
+ *
+ * A hypervisor that lets some CPUID bits through from the host (PVM shows
+ * the guest the host's XSAVE, POPCNT, SMEP and SMAP whatever the VMM sets)
+ * defeats a template for those bits; the guest's clearcpuid= then does
+ * what the template cannot. */
 #ifndef BERTH_VMM_CPUID_H
 #define BERTH_VMM_CPUID_H
 

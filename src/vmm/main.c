@@ -26,7 +26,7 @@ static const char usage_text[] =
   "  --mem SIZE             guest memory, e.g. 256M, 2G (plain number: MiB; default 128M)\n"
   "  --cpus N               vCPUs, 1..32 (default 1)\n"
   "  --smt                  two threads per core in the CPU topology\n"
-  "  --cpu-template NAME    None (default), T2, PVM\n"
+  "  --cpu-template NAME    None (default), T2, C3\n"
   "  --drive PATH[,ro][,root][,id=ID]\n"
   "                         virtio-blk disk from a raw image (repeatable)\n"
   "  --net TAP[,mac=MAC][,id=ID]\n"

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -65,6 +67,10 @@ struct serial {
   /* host side */
   int in_fd, out_fd; /* stdio: 0 and 1; socket: the client (or -1) */
   int listen_fd;
+  /* Input pauses while the guest has not read its FIFO; the vCPU that
+   * empties it wakes the loop through this eventfd to resume. */
+  int resume_fd;
+  bool input_paused;
   bool socket_mode;
   bool tty_raw;
   struct termios saved_tty;
@@ -204,8 +210,10 @@ static void on_input (void *opaque, uint32_t events)
     return;
   if (room == 0)
     {
-      /* The guest has not read its FIFO yet: wait without spinning. */
-      usleep (1000);
+      pthread_mutex_lock (&s->lock);
+      s->input_paused = true;
+      pthread_mutex_unlock (&s->lock);
+      evloop_mod (s->loop, fd, 0);
       return;
     }
   ssize_t n = read (fd, buf, room);
@@ -226,6 +234,20 @@ static void on_input (void *opaque, uint32_t events)
   else
     rx_push (s, buf, (size_t) n);
   pthread_mutex_unlock (&s->lock);
+}
+
+static void on_resume (void *opaque, uint32_t events)
+{
+  struct serial *s = opaque;
+  uint64_t v;
+  if (read (s->resume_fd, &v, sizeof v) < 0)
+    return;
+  pthread_mutex_lock (&s->lock);
+  int fd = s->input_paused ? s->in_fd : -1;
+  s->input_paused = false;
+  pthread_mutex_unlock (&s->lock);
+  if (fd >= 0)
+    evloop_mod (s->loop, fd, EPOLLIN);
 }
 
 static void on_accept (void *opaque, uint32_t events)
@@ -267,6 +289,12 @@ static void serial_read (void *opaque, uint64_t off, uint8_t *data, uint32_t len
           s->rx_head = (s->rx_head + 1) % RX_FIFO;
           s->rx_count--;
           update_irq (s);
+          if (s->rx_count == 0 && s->input_paused)
+            {
+              uint64_t one = 1;
+              if (write (s->resume_fd, &one, sizeof one) < 0)
+                s->input_paused = false; /* cannot happen with a fresh eventfd */
+            }
         }
       break;
     case UART_IER:
@@ -371,6 +399,17 @@ static int listen_socket (struct serial *s, const char *path, berth_err *err)
   return 0;
 }
 
+/* The terminal to restore if a signal ends the process while stdin is in
+ * raw mode (tcsetattr is async-signal-safe). */
+static struct termios saved_tty_for_signals;
+
+static void restore_tty_and_die (int sig)
+{
+  tcsetattr (STDIN_FILENO, TCSANOW, &saved_tty_for_signals);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
 static void stdio_input (struct serial *s)
 {
   s->out_fd = STDOUT_FILENO;
@@ -379,6 +418,10 @@ static void stdio_input (struct serial *s)
       struct termios raw = s->saved_tty;
       cfmakeraw (&raw);
       raw.c_oflag |= OPOST | ONLCR; /* keep the host's newline handling */
+      saved_tty_for_signals = s->saved_tty;
+      signal (SIGTERM, restore_tty_and_die);
+      signal (SIGHUP, restore_tty_and_die);
+      signal (SIGINT, restore_tty_and_die);
       if (tcsetattr (STDIN_FILENO, TCSANOW, &raw) == 0)
         s->tty_raw = true;
     }
@@ -397,22 +440,22 @@ int serial_new (struct kvm_vm *k, struct evloop *loop, struct bus *pio, const ch
   s->kvm = k;
   s->loop = loop;
   s->in_fd = s->out_fd = s->listen_fd = -1;
+  s->resume_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   s->on_line = on_line;
   s->opaque = opaque;
   s->mcr = 0x08; /* OUT2 */
   pthread_mutex_init (&s->lock, NULL);
   pthread_cond_init (&s->ring_cond, NULL);
-  int r;
-  if (socket_path)
+  int r = 0;
+  if (s->resume_fd < 0 || evloop_add (loop, s->resume_fd, EPOLLIN, on_resume, s) < 0)
+    r = berth_fail_errno (err, "serial: eventfd");
+  else if (socket_path)
     {
       s->socket_mode = true;
       r = listen_socket (s, socket_path, err);
     }
   else
-    {
-      stdio_input (s);
-      r = 0;
-    }
+    stdio_input (s);
   if (r == 0)
     r = bus_register (pio, SERIAL_COM1_BASE, 8, &serial_ops, s, err);
   if (r == 0)
@@ -451,6 +494,11 @@ void serial_free (struct serial *s)
     }
   if (s->socket_mode && s->in_fd >= 0)
     close (s->in_fd);
+  if (s->resume_fd >= 0)
+    {
+      evloop_del (s->loop, s->resume_fd);
+      close (s->resume_fd);
+    }
   if (s->socket_path)
     unlink (s->socket_path);
   if (s->tty_raw)

@@ -225,14 +225,16 @@ static void report_internal_error (struct vcpu *v)
 {
   struct kvm_run *run = v->run;
   char bytes[64] = "";
-  /* the emulation failure carries the instruction bytes when KVM has them */
-  if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && run->internal.ndata >= 3)
+  /* the emulation failure carries the instruction bytes when KVM has them
+   * (struct emulation_failure, an ABI overlay of "internal") */
+  if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && run->emulation_failure.ndata >= 3
+      && (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
     {
       size_t len = 0;
-      uint64_t insn_size = run->internal.data[2] & 0xff;
-      const uint8_t *b = (const uint8_t *) &run->internal.data[3];
-      for (uint64_t i = 0; i < insn_size && i < 15 && run->internal.ndata >= 4; i++)
-        len += (size_t) snprintf (bytes + len, sizeof bytes - len, "%s%02x", i ? " " : " insn ", b[i]);
+      uint32_t n = run->emulation_failure.insn_size;
+      for (uint32_t i = 0; i < n && i < sizeof run->emulation_failure.insn_bytes; i++)
+        len += (size_t) snprintf (bytes + len, sizeof bytes - len, "%s%02x", i ? " " : " insn ",
+                                  run->emulation_failure.insn_bytes[i]);
     }
   berth_log (BERTH_LOG_ERROR, "vCPU %u: KVM internal error %u: %s at RIP 0x%llx%s", v->index,
              run->internal.suberror, internal_error_name (run->internal.suberror),

@@ -4,6 +4,7 @@
  * Every parser reads into a copy and swaps it in only when the whole body
  * was good, so a bad request leaves the configuration as it was. */
 #include "vmm/vm-config.h"
+#include "vmm/cpuid.h"
 #include "common/cleanup.h"
 
 #include <errno.h>
@@ -24,7 +25,6 @@
 /* What the VMM process needs besides guest RAM, for the RLIMIT_AS check. */
 #define VMM_OWN_AS_MIB 256
 
-static const char *const cpu_templates[] = { "None", "T2", "T2S", "T2CL", "T2A", "C3", NULL };
 
 /* ---- field readers ----
  * Each reads KEY of OBJ if present (null counts as absent), checks its
@@ -384,20 +384,14 @@ int vm_config_set_machine (struct vm_config *c, json_t *body, bool patch, const 
       free (m.cpu_template);
       return -EINVAL;
     }
-  if (m.cpu_template)
+  if (m.cpu_template && cpuid_template_check (m.cpu_template, NULL) < 0)
     {
-      bool known = false;
-      for (const char *const *t = cpu_templates; *t && !known; t++)
-        known = strcmp (*t, m.cpu_template) == 0;
-      if (!known)
-        {
-          char name[256];
-          field_name (name, sizeof name, where, "cpu_template");
-          int r = berth_fail (err, 0, "%s: unknown CPU template \"%s\" (None, T2, T2S, T2CL, T2A, C3)", name,
-                              m.cpu_template);
-          free (m.cpu_template);
-          return r;
-        }
+      char name[256];
+      field_name (name, sizeof name, where, "cpu_template");
+      /* the VMM core's list (cpuid.h) is the one that counts */
+      int r = berth_fail (err, 0, "%s: unknown CPU template \"%s\" (None, T2, C3)", name, m.cpu_template);
+      free (m.cpu_template);
+      return r;
     }
   /* Firecracker's rule: with SMT, vCPUs come in sibling pairs. */
   if (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2)

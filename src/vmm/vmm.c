@@ -219,29 +219,6 @@ static void *loop_main (void *arg)
   return NULL;
 }
 
-int vmm_start (struct vmm *vm, berth_err *err)
-{
-  if (vm->started)
-    return berth_fail_as (err, EBUSY, "the VM is already running");
-  int r = pthread_create (&vm->loop_thread, NULL, loop_main, vm);
-  if (r != 0)
-    return berth_fail (err, r, "event loop thread");
-  vm->loop_started = true;
-  for (unsigned i = 0; i < vm->nvcpus; i++)
-    if ((r = vcpu_start (&vm->vcpus[i], err)) < 0)
-      {
-        vmm_exit (vm, VMM_EXIT_ERROR);
-        return r;
-      }
-  vm->started = true;
-  return 0;
-}
-
-bool vmm_started (const struct vmm *vm)
-{
-  return vm->started;
-}
-
 static void stop_threads (struct vmm *vm)
 {
   atomic_store (&vm->env.stopping, true);
@@ -255,6 +232,31 @@ static void stop_threads (struct vmm *vm)
       pthread_join (vm->loop_thread, NULL);
       vm->loop_started = false;
     }
+}
+
+int vmm_start (struct vmm *vm, berth_err *err)
+{
+  if (vm->started)
+    return berth_fail_as (err, EBUSY, "the VM is already running");
+  int r = pthread_create (&vm->loop_thread, NULL, loop_main, vm);
+  if (r != 0)
+    return berth_fail (err, r, "event loop thread");
+  vm->loop_started = true;
+  for (unsigned i = 0; i < vm->nvcpus; i++)
+    if ((r = vcpu_start (&vm->vcpus[i], err)) < 0)
+      {
+        /* the threads already running must be gone before vmm_destroy */
+        vmm_exit (vm, VMM_EXIT_ERROR);
+        stop_threads (vm);
+        return r;
+      }
+  vm->started = true;
+  return 0;
+}
+
+bool vmm_started (const struct vmm *vm)
+{
+  return vm->started;
 }
 
 int vmm_wait (struct vmm *vm)

@@ -60,7 +60,11 @@ test_serial_input_stdio() {
   RC=0
   OUT=$(printf 'typed line\n' | timeout -k 5 "$VMM_TIMEOUT" "$VMM" --kernel "$GUEST" --cmdline test=echo) || RC=$?
   assert_eq 0 "$RC"
-  assert_eq "$(printf 'ready\ngot: typed line')" "$OUT" "the guest read stdin through the UART"
+  assert_eq "$(printf 'ready\ngot 10: typed line')" "$OUT" "the guest read stdin through the UART"
+  # more than the UART's 64-byte FIFO: input pauses and resumes
+  OUT=$( (printf 'y%.0s' $(seq 300); printf '\n') | timeout -k 5 "$VMM_TIMEOUT" "$VMM" --kernel "$GUEST" --cmdline test=echo) || RC=$?
+  assert_eq 0 "$RC"
+  assert_eq "$(printf 'ready\ngot 300: %s' "$(printf 'y%.0s' $(seq 63))")" "$OUT" "300 bytes of input all arrived"
 }
 
 test_serial_socket() {
@@ -89,7 +93,7 @@ PY
   local rc=0
   wait "$pid" || rc=$?
   assert_eq 0 "$rc" "berth-vmm exit status"
-  assert_eq "$(printf 'ready\ngot: over the socket')" "$OUT" "console over the socket"
+  assert_eq "$(printf 'ready\ngot 15: over the socket')" "$OUT" "console over the socket"
   assert_eq "" "$(cat "$T/vmm.out")" "nothing on stdout"
   assert_not_exists "$T/console.sock" "the socket is removed at exit"
 }
@@ -128,6 +132,27 @@ test_unknown_guest_test_still_powers_off() {
   assert_eq "unknown test: nosuchtest" "$OUT" "the command line reached the guest"
 }
 
+# The API starts the guest, then SendCtrlAltDel reaches it through the
+# i8042 (the guest polls the controller and prints the bytes).
+test_api_start_and_ctrl_alt_del() {
+  need_kvm
+  local sock=$T/api.sock
+  timeout -k 5 "$VMM_TIMEOUT" "$VMM" --api-sock "$sock" </dev/null >"$T/vmm.out" 2>"$T/vmm.err" &
+  local pid=$!
+  wait_for 10 test -S "$sock" || fail "no API socket"
+  api() { curl -sS --unix-socket "$sock" -o "$T/body" -w '%{http_code}' -X "$1" "http://localhost$2" -d "$3"; }
+  assert_eq 204 "$(api PUT /boot-source "{\"kernel_image_path\":\"$GUEST\",\"boot_args\":\"test=keyboard\"}")"
+  assert_eq 400 "$(api PUT /actions '{"action_type":"SendCtrlAltDel"}')" "SendCtrlAltDel before the start"
+  assert_eq 204 "$(api PUT /actions '{"action_type":"InstanceStart"}')"
+  wait_for 10 grep -q "waiting for keys" "$T/vmm.out" || fail "the guest did not start"
+  assert_eq 204 "$(api PUT /actions '{"action_type":"SendCtrlAltDel"}')"
+  local rc=0
+  wait "$pid" || rc=$?
+  assert_eq 0 "$rc" "berth-vmm exit status"
+  assert_eq "$(printf 'waiting for keys\nkeys 0x14 0x11 0xe0 0x71')" "$(cat "$T/vmm.out")" \
+    "Ctrl, Alt, Del (set-2 make codes) from the i8042"
+}
+
 # ------------------------------------------------------------------ vCPUs
 
 test_vcpus_in_mptable() {
@@ -143,11 +168,21 @@ test_vcpus_in_mptable() {
 test_cpu_templates() {
   need_kvm
   local t
-  for t in None T2 PVM; do
+  for t in None T2 C3; do
     guest hello --cpu-template "$t" --cpus 2
     assert_eq 0 "$RC" "template $t"
     assert_eq "Hello from the berth test guest" "$OUT" "template $t"
   done
+}
+
+# What CPUID the guest sees from the VMM: topology and the KVM leaves.
+# (Which feature bits a template hides is test_vmm_boot's: PVM shows the
+# guest some of the host's bits whatever the VMM sets.)
+test_cpuid_topology_and_kvm_leaves() {
+  need_kvm
+  guest cpuid --cpus 3
+  assert_eq 0 "$RC"
+  assert_match "$OUT" '^apic=0 logical=3 .* hypervisor=1 .* kvm=KVMKVMKVM kvmclock2=1$' "leaf 1 and the KVM leaves"
 }
 
 # ------------------------------------------------------------------ devices

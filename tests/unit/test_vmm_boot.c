@@ -388,12 +388,14 @@ TEST (cpuid_templates)
   CHECK (leaf (c, 0xd, 0)->eax & (1u << 2));    /* AVX state stays */
   free (c);
   c = fake_cpuid ();
-  CHECK (cpuid_apply_template (c, "pvm", &err) == 0);
-  CHECK (!(leaf (c, 1, 0)->ecx & (1u << 23))); /* POPCNT */
-  CHECK (!(leaf (c, 1, 0)->ecx & (1u << 26))); /* XSAVE */
-  CHECK (!(leaf (c, 7, 0)->ebx & (1u << 20))); /* SMAP */
-  CHECK (!(leaf (c, 7, 0)->ebx & (1u << 7)));  /* SMEP */
-  CHECK (leaf (c, 1, 0)->ecx & (1u << 0));     /* SSE3 stays */
+  CHECK (cpuid_apply_template (c, "c3", &err) == 0);
+  CHECK (leaf (c, 7, 0)->ebx & (1u << 16));      /* AVX512F stays */
+  CHECK (leaf (c, 7, 0)->ebx & (1u << 31));      /* AVX512VL stays */
+  CHECK (!(leaf (c, 7, 0)->ebx & (1u << 4)));    /* HLE */
+  CHECK (!(leaf (c, 7, 0)->ecx & (1u << 3)));    /* PKU */
+  CHECK (leaf (c, 0xd, 0)->eax & (1u << 5));     /* AVX-512 state stays */
+  CHECK (!(leaf (c, 0xd, 0)->eax & (1u << 9)));  /* PKRU state */
+  CHECK (!(leaf (c, 1, 0)->ecx & (1u << 5)));    /* VMX */
   CHECK (expect_fail (cpuid_apply_template (c, "Z9", &err), &err, "unknown CPU template"));
   CHECK (cpuid_template_check ("", &err) == 0); /* "" is None */
   CHECK (cpuid_template_check ("t2", &err) == 0);

@@ -198,19 +198,23 @@ static void test_memory (const uint8_t *zp)
 static void test_echo (void)
 {
   char line[64];
-  unsigned n = 0;
+  unsigned n = 0, total = 0;
   puts ("ready\n");
   for (;;)
     {
       if (!(inb (COM1 + 5) & 1))
         continue;
       char c = (char) inb (COM1);
-      if (c == '\n' || c == '\r' || n == sizeof line - 1)
+      if (c == '\n' || c == '\r')
         break;
-      line[n++] = c;
+      total++;
+      if (n < sizeof line - 1)
+        line[n++] = c;
     }
   line[n] = 0;
-  puts ("got: ");
+  puts ("got ");
+  putdec (total);
+  puts (": ");
   puts (line);
   puts ("\n");
 }
@@ -260,6 +264,66 @@ static void test_devices (const char *cmdline)
   puts ("\n");
 }
 
+static void cpuid (uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+  __asm__ volatile ("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+/* What the CPU template left: leaf 1 ecx, leaf 7 ebx, the KVM leaves. */
+static void test_cpuid (void)
+{
+  uint32_t r[4];
+  cpuid (1, 0, r);
+  puts ("apic=");
+  putdec (r[1] >> 24);
+  puts (" logical=");
+  putdec ((r[1] >> 16) & 0xff);
+  puts (" xsave=");
+  putdec ((r[2] >> 26) & 1);
+  puts (" popcnt=");
+  putdec ((r[2] >> 23) & 1);
+  puts (" hypervisor=");
+  putdec (r[2] >> 31);
+  cpuid (7, 0, r);
+  puts (" smep=");
+  putdec ((r[1] >> 7) & 1);
+  puts (" smap=");
+  putdec ((r[1] >> 20) & 1);
+  puts (" avx512f=");
+  putdec ((r[1] >> 16) & 1);
+  cpuid (0x40000000, 0, r);
+  char sig[13];
+  for (int i = 0; i < 4; i++)
+    {
+      sig[i] = (char) (r[1] >> (8 * i));
+      sig[4 + i] = (char) (r[2] >> (8 * i));
+      sig[8 + i] = (char) (r[3] >> (8 * i));
+    }
+  sig[12] = 0;
+  puts (" kvm=");
+  puts (sig);
+  cpuid (0x40000001, 0, r);
+  puts (" kvmclock2=");
+  putdec ((r[0] >> 3) & 1);
+  puts ("\n");
+}
+
+/* Wait for four bytes from the i8042 (SendCtrlAltDel queues Ctrl, Alt,
+ * Del) by polling its status port, and print them. */
+static void test_keyboard (void)
+{
+  puts ("waiting for keys\n");
+  for (int n = 0; n < 4;)
+    {
+      if (!(inb (0x64) & 1))
+        continue;
+      puts (n ? " " : "keys ");
+      puthex (inb (0x60));
+      n++;
+    }
+  puts ("\n");
+}
+
 void guest_main (const uint8_t *zp)
 {
   const char *cmdline = (const char *) (uint64_t) * (const uint32_t *) (zp + ZP_CMDLINE_PTR);
@@ -291,6 +355,10 @@ void guest_main (const uint8_t *zp)
     test_echo ();
   else if (is ("devices", t))
     test_devices (cmdline);
+  else if (is ("cpuid", t))
+    test_cpuid ();
+  else if (is ("keyboard", t))
+    test_keyboard ();
   else if (is ("cpus", t))
     test_cpus ();
   else if (is ("memory", t))
