@@ -600,3 +600,43 @@ TEST (balloon_stats_polled_by_timer)
   driver_kick (2);
   CHECK (run_until (loop, stats_returned, NULL, 3000));
 }
+
+/* ---- virtio-console ---- */
+
+static int pipe_in[2], pipe_out[2];
+static bool console_rx_done (void *arg)
+{
+  return fake_used_idx (&vq[0]) >= 1;
+}
+
+TEST (console_both_ways)
+{
+  fake_mem_init ();
+  struct evloop *loop;
+  berth_err err = NULL;
+  CHECK (evloop_new (&loop, &err) == 0);
+  fake_host_init (&host, loop);
+  CHECK (pipe (pipe_in) == 0 && pipe (pipe_out) == 0);
+  struct virtio_dev *con;
+  CHECK (virtio_console_create (pipe_in[0], pipe_out[1], &fake_mem, loop, &con, &err) == 0);
+  CHECK (driver_setup (con, &host, ~0ULL, vq, 2, 16, QGPA) == 15);
+  /* guest -> host */
+  memcpy (gpa_ptr (BUF), "to the host\n", 12);
+  uint64_t a1[] = { BUF };
+  uint32_t l1[] = { 12 };
+  fake_publish (&vq[1], fake_chain (&vq[1], 1, 1, a1, l1));
+  /* host -> guest, into a posted receive buffer */
+  uint64_t a0[] = { BUF + 0x1000 };
+  uint32_t l0[] = { 64 };
+  fake_publish (&vq[0], fake_chain (&vq[0], 1, 0, a0, l0));
+  CHECK (write (pipe_in[1], "typed", 5) == 5);
+  driver_kick (1);
+  driver_kick (0);
+  CHECK (run_until (loop, console_rx_done, NULL, 3000));
+  char got[16] = { 0 };
+  CHECK (read (pipe_out[0], got, sizeof got) == 12 && memcmp (got, "to the host\n", 12) == 0);
+  uint32_t id, used;
+  fake_used_elem (&vq[0], 0, &id, &used);
+  CHECK (used == 5 && memcmp (gpa_ptr (BUF + 0x1000), "typed", 5) == 0);
+  virtio_dev_destroy (con);
+}

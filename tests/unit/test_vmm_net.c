@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "unit.h"
 #include "vmm_driver.h"
@@ -24,6 +25,8 @@ static struct fake_vq vq[2];
 static struct virtio_dev *net;
 static struct evloop *loop;
 
+static struct vm_rate_limiter tx_limit;
+
 /* Returns false (the test then SKIPs) without tap or namespace support. */
 static bool net_setup (void)
 {
@@ -34,7 +37,7 @@ static bool net_setup (void)
   CHECK (evloop_new (&loop, &err) == 0);
   fake_host_init (&host, loop);
   struct vm_net cfg = { .iface_id = "eth0", .host_dev_name = "vtap0", .has_mac = true,
-                        .guest_mac = { 0x02, 0, 0, 0, 0, 1 } };
+                        .guest_mac = { 0x02, 0, 0, 0, 0, 1 }, .tx_rate_limiter = tx_limit };
   if (virtio_net_create (&cfg, &fake_mem, loop, &net, &err) < 0)
     {
       printf ("  %s\n", err->msg);
@@ -176,4 +179,35 @@ TEST (net_bad_tap_names)
   cfg.host_dev_name = NULL;
   CHECK (virtio_net_create (&cfg, &fake_mem, NULL, &d, &err) < 0);
   berth_error_free (&err);
+}
+
+static bool tx_all_done (void *arg)
+{
+  return fake_used_idx (&vq[1]) >= 4;
+}
+
+TEST (net_tx_rate_limited)
+{
+  tx_limit = (struct vm_rate_limiter) { .ops = { .size = 1, .refill_time_ms = 100 } };
+  if (!net_setup ())
+    {
+      printf ("SKIP: no /dev/net/tun or network namespaces here\n");
+      return;
+    }
+  CHECK (driver_setup (net, &host, ~0ULL, vq, 2, 16, QGPA) == 15);
+  memset (gpa_ptr (BUF), 0, 12);
+  size_t len = make_frame (gpa_ptr (BUF + 0x100), "limited");
+  for (int i = 0; i < 4; i++)
+    {
+      uint64_t addr[] = { BUF, BUF + 0x100 };
+      uint32_t lens[] = { 12, (uint32_t) len };
+      fake_publish (&vq[1], fake_chain (&vq[1], 2, 2, addr, lens));
+    }
+  struct timespec t0, t1;
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  driver_kick (1);
+  CHECK (run_until (loop, tx_all_done, NULL, 3000));
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  CHECK (ms >= 250); /* one frame per 100 ms after the first */
 }
