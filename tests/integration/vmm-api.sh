@@ -16,6 +16,7 @@ need_vmm() {
 # The test guests: "guest" (test=NAME on its command line, then poweroff)
 # and "idle" (prints BERTH-IDLE and halts until the VMM is stopped).
 build_guests() {
+  # shellcheck disable=SC2054 # commas inside -Wl, options
   local flags=(-O2 -ffreestanding -fno-pic -no-pie -nostdlib -static -fno-stack-protector -mno-red-zone
     -mgeneral-regs-only -Wl,--build-id=none -Wl,--no-warn-rwx-segments -T "$GUESTS/guest.ld")
   gcc "${flags[@]}" -o "$T/guest" "$GUESTS/start.S" "$GUESTS/guest.c" 2>"$T/cc.log" || { cat "$T/cc.log" >&2; fail "cannot build the test guest"; }
@@ -77,6 +78,7 @@ test_configure_and_start_a_guest() {
   expect_status 200 GET /machine-config
   assert_json "$BODY" '.vcpu_count == 1 and .mem_size_mib == 32 and .smt == false'
   expect_status 200 GET /vm/config
+  # shellcheck disable=SC2016 # a jq program
   assert_json "$BODY" --arg k "$T/guest" '."boot-source".kernel_image_path == $k and ."machine-config".mem_size_mib == 32'
   expect_status 204 PUT /actions '{"action_type": "InstanceStart"}'
   # The hello guest prints and powers off: the VMM exits 0, socket gone.
@@ -162,6 +164,7 @@ test_config_file_then_api() {
     "machine-config": {vcpu_count: 1, mem_size_mib: 48}}' > "$T/vm.json"
   start_api --config-file "$T/vm.json"
   expect_status 200 GET /vm/config
+  # shellcheck disable=SC2016 # a jq program
   assert_json "$BODY" --arg k "$T/guest" '."boot-source".kernel_image_path == $k and ."machine-config".mem_size_mib == 48'
   expect_status 204 PUT /actions '{"action_type": "InstanceStart"}'
   wait_exit
