@@ -8,7 +8,7 @@
 # The kernel is tinyconfig plus scripts/guest-kernel.config.  It is cached
 # outside the repository under $BERTH_GUEST_CACHE (default
 # /var/cache/berth/guest-kernel)/<hash>/, where <hash> covers the config
-# fragment and this script: it is rebuilt only when one of them changes.
+# fragment and RECIPE below: it is rebuilt only when one of them changes.
 #
 # One change to the source, for PVM (docs/vmm.md): int3_selftest() is not
 # called, since PVM's ring-0 emulator cannot run INT3 in kernel mode.  The
@@ -28,16 +28,18 @@ jobs=${JOBS:-$(nproc)}
 log () { echo "build-guest-kernel: $*" >&2; }
 
 install_deps () {
-  local missing="" p
+  local missing=() p
   for p in linux-source-6.1 flex bison bc libelf-dev build-essential; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  [ -z "$missing" ] && return 0
-  log "installing$missing"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 }
 
-key=$(cat "$fragment" "$0" | sha256sum | cut -c1-16)
+# Bump when the steps below change what is built (not for comments).
+RECIPE="berth-guest-kernel 1: linux-source-6.1, tinyconfig + fragment, no int3_selftest, vmlinux bzImage"
+key=$( (cat "$fragment"; echo "$RECIPE") | sha256sum | cut -c1-16)
 out=$cache_root/$key
 if [ -f "$out/vmlinux" ] && [ -f "$out/bzImage" ]; then
   echo "$out"
@@ -73,16 +75,16 @@ make -C "$src" -s ARCH=x86_64 tinyconfig >&2
 "$src/scripts/kconfig/merge_config.sh" -m -O "$src" "$src/.config" "$fragment" >/dev/null
 make -C "$src" -s ARCH=x86_64 olddefconfig >&2
 # Every option the fragment asks for must have survived olddefconfig.
-missing=0
+lost=0
 while IFS= read -r line; do
   case "$line" in
-    CONFIG_*=*) grep -qx "$line" "$src/.config" || { log "option lost: $line"; missing=1; } ;;
+    CONFIG_*=*) grep -qx "$line" "$src/.config" || { log "option lost: $line"; lost=1; } ;;
     "# CONFIG_"*" is not set")
       opt=${line#\# }; opt=${opt%% *}
-      ! grep -q "^$opt=" "$src/.config" || { log "option still set: $opt"; missing=1; } ;;
+      ! grep -q "^$opt=" "$src/.config" || { log "option still set: $opt"; lost=1; } ;;
   esac
 done <"$fragment"
-[ "$missing" = 0 ] || exit 1
+[ "$lost" = 0 ] || exit 1
 
 log "building with $jobs jobs (several minutes)"
 make -C "$src" -s ARCH=x86_64 -j"$jobs" vmlinux bzImage >&2

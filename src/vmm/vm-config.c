@@ -900,6 +900,9 @@ static int validate_devices (const struct vm_config *c, berth_err *err)
   for (unsigned i = 0; i < c->ndrives; i++)
     {
       const struct vm_drive *d = &c->drives[i];
+      /* A struct filled by hand (flags) may lack what the parser requires. */
+      if (d->drive_id == NULL || d->path_on_host == NULL)
+        return berth_fail (err, 0, "drives[%u]: drive_id and path_on_host are required", i);
       char what[128];
       snprintf (what, sizeof what, "drive %s:", d->drive_id);
       if (check_file (what, d->path_on_host, !d->is_read_only, err) < 0)
@@ -912,6 +915,9 @@ static int validate_devices (const struct vm_config *c, berth_err *err)
   if (roots > 1)
     return berth_fail (err, 0, "drives: only one drive can be the root device");
   for (unsigned i = 0; i < c->nnets; i++)
+    if (c->nets[i].iface_id == NULL || c->nets[i].host_dev_name == NULL)
+      return berth_fail (err, 0, "network-interfaces[%u]: iface_id and host_dev_name are required", i);
+  for (unsigned i = 0; i < c->nnets; i++)
     for (unsigned k = 0; k < i; k++)
       if (strcmp (c->nets[k].iface_id, c->nets[i].iface_id) == 0
           || strcmp (c->nets[k].host_dev_name, c->nets[i].host_dev_name) == 0)
@@ -919,6 +925,8 @@ static int validate_devices (const struct vm_config *c, berth_err *err)
                            c->nets[i].iface_id);
   if (c->vsock.present)
     {
+      if (c->vsock.uds_path == NULL)
+        return berth_fail (err, 0, "vsock.uds_path: required");
       if (c->vsock.guest_cid < 3)
         return berth_fail (err, 0, "vsock.guest_cid: must be at least 3 (0-2 are reserved)");
       /* The VMM binds uds_path: its folder must exist. */

@@ -56,6 +56,7 @@ test_linux_boots_with_virtio_devices() {
   }' > "$T/vm.json"
 
   # The VMM runs in a fresh network namespace with its tap: no route out.
+  # shellcheck disable=SC2016 # expanded by the inner shell
   unshare --net sh -c 'ip link set lo up && ip tuntap add dev bvm0 mode tap && ip link set bvm0 up &&
     exec "$0" --config-file "$1"' "$VMM" "$T/vm.json" > "$T/console.log" 2> "$T/vmm.err" &
   local pid=$! waited=0 rc=

@@ -329,6 +329,13 @@ TEST (validate_files_and_limits)
   CHECK (vm_config_validate (&c, &err) < 0);
   CHECK_CONTAINS (err->msg, "drive d: /nonexistent.img");
   berth_error_free (&err);
+  /* Filled by hand without an id: an error, not a crash. */
+  free (c.drives[0].drive_id);
+  c.drives[0].drive_id = NULL;
+  CHECK (vm_config_validate (&c, &err) < 0);
+  CHECK_CONTAINS (err->msg, "drives[0]: drive_id and path_on_host are required");
+  berth_error_free (&err);
+  free (c.drives[0].path_on_host);
   c.ndrives = 0;
 
   /* Memory: more than the host has, then more than RLIMIT_AS allows. */

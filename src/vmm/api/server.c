@@ -493,8 +493,8 @@ int vmm_api_serve (const char *sock_path, const struct vm_config *initial, int *
     }
   struct MHD_Daemon *mhd
       = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, api,
-                          MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
-                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_END);
   if (mhd == NULL)
     {
       close (fd);
