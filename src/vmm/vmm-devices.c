@@ -28,10 +28,8 @@ static int create_all (struct vmm *vm, berth_err *err)
   for (unsigned i = 0; r == 0 && i < c->nnets; i++)
     if ((r = virtio_net_create (&c->nets[i], &vm->mem, vm->loop, &d, err)) == 0)
       r = add (vm, d, err);
-  /* virtio_vsock_create (devices.h) has not landed from the virtio branch
-   * yet: refuse clearly rather than boot without the device. */
-  if (r == 0 && c->vsock.present)
-    r = berth_fail (err, 0, "virtio-vsock is not available in this build");
+  if (r == 0 && c->vsock.present && (r = virtio_vsock_create (&c->vsock, &vm->mem, vm->loop, &d, err)) == 0)
+    r = add (vm, d, err);
   if (r == 0 && c->balloon.present && (r = virtio_balloon_create (&c->balloon, &vm->mem, vm->loop, &d, err)) == 0)
     {
       vm->balloon = d;
