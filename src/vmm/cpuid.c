@@ -126,6 +126,15 @@ int cpuid_get_supported (int kvm_fd, struct kvm_cpuid2 **out, berth_err *err)
       free (c);
       return r;
     }
+  /* KVM never reports the TSC-deadline timer in the supported set: it is
+   * offered through KVM_CAP_TSC_DEADLINE_TIMER, and the VMM sets the bit
+   * (Documentation/virt/kvm/api.rst).  Without it KVM ignores the
+   * deadline MSR, and a guest that sees the host's bit anyway (PVM) waits
+   * forever for its first one-shot timer. */
+  if (ioctl (kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+    for (uint32_t i = 0; i < c->nent; i++)
+      if (c->entries[i].function == 1)
+        c->entries[i].ecx |= BIT (24);
   *out = c;
   return 0;
 }
