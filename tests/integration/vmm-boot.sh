@@ -22,7 +22,7 @@ need_vmm() {
 
 need_kvm() {
   need_vmm
-  [ -c /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm on this host"
+  if ! [ -c /dev/kvm ] || ! [ -w /dev/kvm ]; then skip "no usable /dev/kvm on this host"; fi
   [ -f "$GUEST" ] || fail "the test guest did not build (see the suite's first lines)"
 }
 
@@ -326,12 +326,18 @@ fake_bzimage() { # out version setup_sects len
   # setup_sects at 0x1f1, boot flag 0xaa55 at 0x1fe, header end at 0x201,
   # "HdrS" at 0x202, version at 0x206, loadflags LOADED_HIGH at 0x211,
   # xloadflags XLF_KERNEL_64 at 0x236
-  printf "\\x$(printf %02x "$3")" | dd of="$1" bs=1 seek=$((0x1f1)) conv=notrunc status=none
-  printf '\x55\xaa\x00\x66HdrS' | dd of="$1" bs=1 seek=$((0x1fe)) conv=notrunc status=none
-  printf "\\x$(printf %02x $(($2 & 255)))\\x$(printf %02x $(($2 >> 8)))" |
-    dd of="$1" bs=1 seek=$((0x206)) conv=notrunc status=none
-  printf '\x01' | dd of="$1" bs=1 seek=$((0x211)) conv=notrunc status=none
-  printf '\x01' | dd of="$1" bs=1 seek=$((0x236)) conv=notrunc status=none
+  poke "$1" $((0x1f1)) "$3"
+  poke "$1" $((0x1fe)) 0x55 0xaa 0x00 0x66 0x48 0x64 0x72 0x53
+  poke "$1" $((0x206)) $(($2 & 255)) $(($2 >> 8))
+  poke "$1" $((0x211)) 1
+  poke "$1" $((0x236)) 1
+}
+
+# poke FILE OFFSET BYTE...: write bytes (numbers) at OFFSET
+poke() {
+  local f=$1 off=$2 b esc=""; shift 2
+  for b in "$@"; do esc+=$(printf '\\%03o' "$b"); done
+  printf '%b' "$esc" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
 }
 
 test_bad_bzimage() {
