@@ -103,8 +103,48 @@ void vm_config_free (struct vm_config *c);
  * "entropy", "transport", "serial"); unknown keys are errors. */
 int vm_config_from_json (struct vm_config *c, json_t *j, berth_err *err);
 json_t *vm_config_to_json (const struct vm_config *c);
+/* A deep copy into DST (initialized or not; overwritten). */
+int vm_config_copy (struct vm_config *dst, const struct vm_config *src, berth_err *err);
 /* Everything the VMM can check before building the VM: paths exist and
  * are readable, ids unique, memory within host limits, cid >= 3, ... */
 int vm_config_validate (const struct vm_config *c, berth_err *err);
+
+/* ---- one resource at a time (the REST API, api/) ----
+ *
+ * Each parser reads the body of one Firecracker request; unknown fields,
+ * wrong types and out-of-range values fail with a message naming the
+ * field (prefixed with WHERE when it is not NULL).  PUT replaces the
+ * resource; PATCH changes only the fields the body names.  On failure the
+ * config is unchanged. */
+
+/* PUT /boot-source */
+int vm_config_set_boot_source (struct vm_config *c, json_t *body, const char *where, berth_err *err);
+/* PUT (PATCH false: vcpu_count and mem_size_mib required) or PATCH
+ * /machine-config */
+int vm_config_set_machine (struct vm_config *c, json_t *body, bool patch, const char *where, berth_err *err);
+/* PUT /drives/{id}: ID (NULL in a config file) must match drive_id; a
+ * drive with the same id is replaced, else one is added. */
+int vm_config_put_drive (struct vm_config *c, const char *id, json_t *body, const char *where, berth_err *err);
+/* PATCH /drives/{id}: drive_id, path_on_host, rate_limiter; -ENOENT if
+ * there is no such drive. */
+int vm_config_patch_drive (struct vm_config *c, const char *id, json_t *body, berth_err *err);
+/* PUT /network-interfaces/{id}, as put_drive. */
+int vm_config_put_net (struct vm_config *c, const char *id, json_t *body, const char *where, berth_err *err);
+/* PUT /vsock */
+int vm_config_set_vsock (struct vm_config *c, json_t *body, const char *where, berth_err *err);
+/* PUT /balloon (amount_mib and deflate_on_oom required) */
+int vm_config_set_balloon (struct vm_config *c, json_t *body, const char *where, berth_err *err);
+/* Parse the bodies of PATCH /balloon ({"amount_mib"}) and PATCH
+ * /balloon/statistics ({"stats_polling_interval_s"}). */
+int vm_balloon_update_from_json (json_t *body, uint32_t *amount_mib, berth_err *err);
+int vm_balloon_stats_update_from_json (json_t *body, uint32_t *interval_s, berth_err *err);
+
+/* GET /machine-config, GET /balloon: the resource as Firecracker shows it. */
+json_t *vm_machine_to_json (const struct vm_machine *m);
+json_t *vm_balloon_to_json (const struct vm_balloon *b);
+
+/* The largest guest memory this host allows, in MiB: MemTotal of
+ * /proc/meminfo, lowered by RLIMIT_AS (less the VMM's own needs). */
+uint64_t vm_host_mem_limit_mib (void);
 
 #endif

@@ -8,6 +8,7 @@
 #ifndef BERTH_VMM_PCI_H
 #define BERTH_VMM_PCI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -30,5 +31,33 @@ void pci_bus_free (struct pci_bus *p);
  * (1 = INTA) and GSI. */
 void pci_bus_for_each_irq (struct pci_bus *p, void (*fn) (void *opaque, unsigned dev, unsigned pin, uint32_t gsi),
                            void *opaque);
+
+/* One function (device N, function 0) on the bus.  Its configuration
+ * space is plain bytes the owner fills (ids, class, capabilities) before
+ * the guest runs; the bus handles the command register, BARs (sizing) and
+ * the interrupt line, and makes everything else read-only. */
+struct pci_function;
+
+#define PCI_CONFIG_SIZE 256
+
+/* Add a type-0 function; OPS may be NULL.  VENDOR/DEVICE/CLASS (24-bit
+ * class code, e.g. 0x020000 for Ethernet) and revision are filled in. */
+int pci_bus_add_function (struct pci_bus *p, uint16_t vendor, uint16_t device, uint32_t class_code,
+                          uint8_t revision, const struct pci_function_ops *ops, void *opaque,
+                          struct pci_function **out, berth_err *err);
+/* The function's configuration bytes, to fill before the guest runs. */
+uint8_t *pci_function_config (struct pci_function *f);
+unsigned pci_function_devno (const struct pci_function *f);
+/* Allocate memory BAR N (0..5; a 64-bit BAR takes N and N+1) of SIZE (a
+ * power of two >= 4 KiB), placed naturally aligned in the bus's window and
+ * registered on the MMIO bus with OPS/OPAQUE.  *GPA gets its address. */
+int pci_function_add_bar (struct pci_function *f, unsigned n, uint64_t size, bool is64, const struct bus_ops *ops,
+                          void *opaque, uint64_t *gpa, berth_err *err);
+/* Append a capability of LEN bytes (CAP[0] is its id; CAP[1], the next
+ * pointer, is filled in) to the list; returns its offset or -ENOSPC. */
+int pci_function_add_cap (struct pci_function *f, const void *cap, uint8_t len);
+/* INTx: pin 1 (INTA) routed to GSI; written into the interrupt line and
+ * pin registers and reported by pci_bus_for_each_irq. */
+void pci_function_set_irq (struct pci_function *f, uint32_t gsi);
 
 #endif

@@ -25,6 +25,10 @@ struct pci_bus;
 int virtio_mmio_attach (struct virtio_dev *d, struct virtio_host *h, struct bus *mmio, uint64_t base, uint32_t gsi,
                         char **cmdline_arg, berth_err *err);
 
+/* The register handlers of a virtio-mmio window (opaque: the transport,
+ * d->transport_priv); for tests that access registers without a bus. */
+const struct bus_ops *virtio_mmio_bus_ops (void);
+
 /* Attach D as the next function on PCI bus P with interrupt GSI. */
 int virtio_pci_attach (struct virtio_dev *d, struct virtio_host *h, struct pci_bus *p, uint32_t gsi, berth_err *err);
 

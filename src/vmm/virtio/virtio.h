@@ -64,6 +64,7 @@ struct virtqueue {
   uint16_t last_avail; /* next avail ring index the device will take */
   uint16_t used_idx;   /* next used ring index the device will write */
   bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */
+  bool indirect_desc;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
   uint16_t signalled_used; /* used_idx at the last interrupt (event idx) */
   bool broken;        /* the driver gave a malformed chain: queue stopped */
   int kick_fd;        /* eventfd the driver's notifications arrive on, or -1 */
@@ -89,6 +90,9 @@ struct virtq_chain {
  * table, an avail index that moved by more than the queue size): the queue
  * is then marked broken and the device should set NEEDS_RESET. */
 int virtq_pop (struct virtqueue *q, const struct guest_mem *mem, struct virtq_chain *chain);
+/* Put the last popped chain back (a rate limiter said wait, or the host
+ * had nothing for an rx buffer); the next pop returns it again. */
+void virtq_unpop (struct virtqueue *q);
 /* Return chain HEAD to the driver with LEN bytes written into its in[]. */
 int virtq_push (struct virtqueue *q, const struct guest_mem *mem, uint16_t head, uint32_t len);
 /* Whether the driver wants an interrupt for what was pushed since the last
@@ -101,6 +105,9 @@ void virtq_reset (struct virtqueue *q);
  * bytes copied (never past the iovecs' ends). */
 size_t iov_to_buf (const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len);
 size_t buf_to_iov (const struct iovec *iov, unsigned n, size_t skip, const void *buf, size_t len);
+/* Describe bytes [SKIP, SKIP+LEN) of IOV in OUT (at most MAX entries, no
+ * copy); returns the number of entries used. */
+unsigned iov_slice (const struct iovec *iov, unsigned n, size_t skip, size_t len, struct iovec *out, unsigned max);
 
 struct virtio_dev;
 
@@ -157,6 +164,8 @@ void virtio_complete (struct virtio_dev *d, uint16_t q, uint16_t head, uint32_t 
 void virtio_config_changed (struct virtio_dev *d);
 /* A malformed queue: set NEEDS_RESET and notify the driver. */
 void virtio_dev_fail (struct virtio_dev *d);
+/* DRIVER_OK is set and neither NEEDS_RESET nor FAILED: queues may run. */
+bool virtio_dev_running (const struct virtio_dev *d);
 
 /* What a transport needs from the VM.  The VMM core fills it with KVM
  * calls; unit tests fill it with fakes. */

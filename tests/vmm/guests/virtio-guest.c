@@ -1,0 +1,335 @@
+/* A minimal virtio-mmio driver run as a guest by tests/integration/
+ * vmm-devices.sh: it drives berth-vmm's devices from inside a VM.
+ *
+ * Ring 0, freestanding, entered by start.S with RSI = the zero page (the
+ * same entry and link script as guest.c).  "test=NAME" on the command line
+ * picks the job: blk (write a sector, read it back), net (send one frame),
+ * balloon / touch (dirty 8 MiB, then give it to the balloon or not, with
+ * pauses on the serial line so the host can measure the VMM's RSS).
+ *
+ * Guest ring-0 code may be emulated (PVM: about 1 us per instruction), so
+ * each job is a few thousand instructions plus polling; interrupts stay
+ * off (IF=0, no IDT) and the driver polls the used rings. */
+#include <stdint.h>
+
+#define COM1 0x3f8
+#define ZP_CMDLINE_PTR 0x228
+#define MMIO_FIRST 0xd0000000ULL
+#define MMIO_COUNT 16
+
+/* Guest memory the driver uses (identity-mapped, below the 16 MiB minimum). */
+#define RINGS 0x400000ULL /* one 4 KiB page per queue */
+#define BUFS 0x410000ULL
+#define TOUCH_BASE 0x1000000ULL /* balloon: 16 MiB .. 24 MiB */
+#define TOUCH_PAGES 2048u
+#define QSIZE 8
+
+static inline void outb (uint16_t port, uint8_t v) { __asm__ volatile ("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outw (uint16_t port, uint16_t v) { __asm__ volatile ("outw %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb (uint16_t port)
+{
+  uint8_t v;
+  __asm__ volatile ("inb %1, %0" : "=a"(v) : "Nd"(port));
+  return v;
+}
+static inline void barrier (void) { __asm__ volatile ("" ::: "memory"); }
+
+static void puts (const char *s)
+{
+  while (*s)
+    outb (COM1, (uint8_t) *s++);
+}
+
+static void putdec (uint64_t v)
+{
+  char buf[21];
+  int i = 20;
+  buf[i] = 0;
+  do
+    buf[--i] = (char) ('0' + v % 10);
+  while ((v /= 10) && i > 0);
+  puts (buf + i);
+}
+
+/* Wait for one line on the console (the host's go-ahead). */
+static void wait_line (void)
+{
+  for (;;)
+    if ((inb (COM1 + 5) & 1) && inb (COM1) == '\n')
+      return;
+}
+
+static void poweroff (void)
+{
+  outw (0x604, 0x2000);
+  for (;;)
+    __asm__ volatile ("cli; hlt");
+}
+
+static void copy (void *d, const void *s, unsigned n)
+{
+  uint8_t *a = d;
+  const uint8_t *b = s;
+  while (n--)
+    *a++ = *b++;
+}
+
+static void zero (void *d, unsigned n)
+{
+  uint8_t *a = d;
+  while (n--)
+    *a++ = 0;
+}
+
+static int same (const void *x, const void *y, unsigned n)
+{
+  const uint8_t *a = x, *b = y;
+  while (n--)
+    if (*a++ != *b++)
+      return 0;
+  return 1;
+}
+
+/* ---- virtio-mmio ---- */
+
+static volatile uint32_t *reg (uint64_t base, unsigned off)
+{
+  return (volatile uint32_t *) (base + off);
+}
+
+static uint64_t find_device (uint32_t id)
+{
+  for (unsigned i = 0; i < MMIO_COUNT; i++)
+    {
+      uint64_t b = MMIO_FIRST + i * 0x1000ULL;
+      if (*reg (b, 0) == 0x74726976 && *reg (b, 8) == id)
+        return b;
+    }
+  return 0;
+}
+
+struct desc {
+  uint64_t addr;
+  uint32_t len;
+  uint16_t flags, next;
+};
+
+struct vq {
+  uint64_t base;
+  unsigned q;
+  struct desc *desc;
+  volatile uint16_t *avail; /* flags, idx, ring[QSIZE], used_event */
+  volatile uint16_t *used;  /* flags, idx, then elements */
+  uint16_t avail_idx, used_seen;
+};
+
+/* Reset, accept VERSION_1 only, FEATURES_OK; 0 if the device refused. */
+static int dev_init (uint64_t b)
+{
+  *reg (b, 0x70) = 0;
+  *reg (b, 0x70) = 1 | 2;
+  *reg (b, 0x14) = 1;
+  if (!(*reg (b, 0x10) & 1))
+    return 0;
+  *reg (b, 0x24) = 0;
+  *reg (b, 0x20) = 0;
+  *reg (b, 0x24) = 1;
+  *reg (b, 0x20) = 1;
+  *reg (b, 0x70) = 1 | 2 | 8;
+  return (*reg (b, 0x70) & 8) != 0;
+}
+
+static int vq_init (struct vq *v, uint64_t b, unsigned q)
+{
+  uint64_t page = RINGS + (b - MMIO_FIRST) * 4 + q * 0x1000ULL; /* 16 KiB per device */
+  zero ((void *) page, 0x1000);
+  v->base = b;
+  v->q = q;
+  v->desc = (struct desc *) page;
+  v->avail = (volatile uint16_t *) (page + 0x100);
+  v->used = (volatile uint16_t *) (page + 0x200);
+  v->avail_idx = v->used_seen = 0;
+  v->avail[0] = 1; /* VIRTQ_AVAIL_F_NO_INTERRUPT: we poll */
+  *reg (b, 0x30) = q;
+  if (*reg (b, 0x34) < QSIZE)
+    return 0;
+  *reg (b, 0x38) = QSIZE;
+  *reg (b, 0x80) = (uint32_t) page;
+  *reg (b, 0x84) = 0;
+  *reg (b, 0x90) = (uint32_t) (page + 0x100);
+  *reg (b, 0x94) = 0;
+  *reg (b, 0xa0) = (uint32_t) (page + 0x200);
+  *reg (b, 0xa4) = 0;
+  *reg (b, 0x44) = 1;
+  return 1;
+}
+
+static void dev_start (uint64_t b)
+{
+  *reg (b, 0x70) = 1 | 2 | 8 | 4;
+}
+
+/* Submit descriptors 0..N-1 as one chain (flags per buffer: 2 =
+ * device-writable), notify, and poll for it to come back.  Returns the
+ * used length. */
+static uint32_t vq_run (struct vq *v, unsigned n, const uint64_t *addr, const uint32_t *len, const uint16_t *flags)
+{
+  for (unsigned i = 0; i < n; i++)
+    {
+      v->desc[i].addr = addr[i];
+      v->desc[i].len = len[i];
+      v->desc[i].flags = (uint16_t) (flags[i] | (i + 1 < n ? 1 : 0));
+      v->desc[i].next = (uint16_t) (i + 1);
+    }
+  v->avail[2 + v->avail_idx % QSIZE] = 0;
+  barrier ();
+  v->avail[1] = ++v->avail_idx;
+  barrier ();
+  *reg (v->base, 0x50) = v->q;
+  while (v->used[1] == v->used_seen)
+    __asm__ volatile ("pause");
+  barrier ();
+  const volatile uint32_t *elem = (const volatile uint32_t *) (v->used + 2) + 2 * (v->used_seen % QSIZE);
+  v->used_seen++;
+  return elem[1];
+}
+
+/* ---- jobs ---- */
+
+static const char sector_text[] = "berth virtio-blk sector, written by the guest";
+
+static void job_blk (void)
+{
+  uint64_t b = find_device (2);
+  struct vq v;
+  if (!b || !dev_init (b) || !vq_init (&v, b, 0))
+    {
+      puts ("blk: no device\n");
+      return;
+    }
+  dev_start (b);
+  struct { uint32_t type, prio; uint64_t sector; } *hdr = (void *) BUFS;
+  uint8_t *data = (uint8_t *) (BUFS + 0x1000), *status = (uint8_t *) (BUFS + 0x800);
+  zero (data, 512);
+  copy (data, sector_text, sizeof sector_text);
+  uint64_t addr[] = { BUFS, BUFS + 0x1000, BUFS + 0x800 };
+  uint32_t len[] = { 16, 512, 1 };
+  uint16_t wr[] = { 0, 0, 2 }, rd[] = { 0, 2, 2 };
+  hdr->type = 1; /* OUT */
+  hdr->prio = 0;
+  hdr->sector = 1;
+  *status = 0xff;
+  vq_run (&v, 3, addr, len, wr);
+  if (*status != 0)
+    {
+      puts ("blk: write failed\n");
+      return;
+    }
+  zero (data, 512);
+  hdr->type = 0; /* IN */
+  *status = 0xff;
+  uint32_t used = vq_run (&v, 3, addr, len, rd);
+  if (*status != 0 || used != 513 || !same (data, sector_text, sizeof sector_text))
+    {
+      puts ("blk: read back differs\n");
+      return;
+    }
+  puts ("blk: sector 1 reads back: ");
+  puts ((const char *) data);
+  puts ("\n");
+}
+
+static void job_net (void)
+{
+  uint64_t b = find_device (1);
+  struct vq v;
+  if (!b || !dev_init (b) || !vq_init (&v, b, 1))
+    {
+      puts ("net: no device\n");
+      return;
+    }
+  dev_start (b);
+  uint8_t *hdr = (uint8_t *) BUFS, *frame = (uint8_t *) (BUFS + 0x100);
+  zero (hdr, 12);
+  zero (frame, 64);
+  for (int i = 0; i < 6; i++)
+    {
+      frame[i] = 0xff;
+      frame[6 + i] = *((volatile uint8_t *) (b + 0x100 + i)); /* our MAC, from config */
+    }
+  frame[12] = 0x88, frame[13] = 0xb5; /* local experimental ethertype */
+  copy (frame + 14, "berth guest frame", 17);
+  uint64_t addr[] = { BUFS, BUFS + 0x100 };
+  uint32_t len[] = { 12, 60 };
+  uint16_t fl[] = { 0, 0 };
+  vq_run (&v, 2, addr, len, fl);
+  puts ("net: frame sent\n");
+}
+
+static void job_balloon (int inflate)
+{
+  uint64_t b = find_device (5);
+  struct vq v;
+  if (!b || !dev_init (b) || !vq_init (&v, b, 0))
+    {
+      puts ("balloon: no device\n");
+      return;
+    }
+  dev_start (b);
+  for (unsigned i = 0; i < TOUCH_PAGES; i++)
+    *(volatile uint64_t *) (TOUCH_BASE + i * 4096ULL) = 0x6261646462616c6cULL | i;
+  puts ("balloon: touched ");
+  putdec (TOUCH_PAGES);
+  puts (" pages\n");
+  wait_line ();
+  if (inflate)
+    {
+      uint32_t *pfns = (uint32_t *) BUFS;
+      for (unsigned i = 0; i < TOUCH_PAGES; i++)
+        pfns[i] = (uint32_t) (TOUCH_BASE / 4096) + i;
+      uint64_t addr[] = { BUFS };
+      uint32_t len[] = { TOUCH_PAGES * 4 };
+      uint16_t fl[] = { 0 };
+      vq_run (&v, 1, addr, len, fl);
+      *reg (b, 0x104) = TOUCH_PAGES; /* config "actual" */
+      /* A page given back reads as zero now: the host discarded it. */
+      puts (*(volatile uint64_t *) TOUCH_BASE == 0 ? "balloon: inflated, pages read zero\n"
+                                                   : "balloon: inflated, pages NOT discarded\n");
+    }
+  else
+    puts ("balloon: not inflated\n");
+  wait_line ();
+}
+
+static int starts_with (const char *s, const char *p)
+{
+  while (*p)
+    if (*s++ != *p++)
+      return 0;
+  return 1;
+}
+
+static const char *test_name (const char *cmdline)
+{
+  for (const char *p = cmdline; *p; p++)
+    if ((p == cmdline || p[-1] == ' ') && starts_with (p, "test="))
+      return p + 5;
+  return "";
+}
+
+void guest_main (const uint8_t *zero_page)
+{
+  const char *cmdline = (const char *) (uint64_t) * (const uint32_t *) (zero_page + ZP_CMDLINE_PTR);
+  const char *t = test_name (cmdline);
+  if (starts_with (t, "blk"))
+    job_blk ();
+  else if (starts_with (t, "net"))
+    job_net ();
+  else if (starts_with (t, "balloon"))
+    job_balloon (1);
+  else if (starts_with (t, "touch"))
+    job_balloon (0);
+  else
+    puts ("unknown test\n");
+  poweroff ();
+}
