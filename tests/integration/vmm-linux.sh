@@ -72,8 +72,9 @@ test_linux_boots_with_virtio_devices() {
   done
   trace "waited ${waited}s for '$goal'"
   if is_pvm; then
-    # User space cannot run here: stop the guest once it got to /init.
-    kill "$pid" 2>/dev/null || true
+    # User space cannot run here: stop the guest once it got to /init
+    # (SIGKILL: the guest is thrown away, and the VMM need not obey TERM).
+    kill -9 "$pid" 2>/dev/null || true
     wait "$pid" || true
   else
     local t=0
