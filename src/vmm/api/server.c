@@ -467,6 +467,20 @@ static int serve_loop (struct vmm_api *api, int sig_fd, int *exit_status)
   return -errno;
 }
 
+/* A guest can end before the reply to its own InstanceStart has left (a
+ * guest that powers off at once): give open connections up to a second to
+ * finish, so the client still gets its answer. */
+static void drain_connections (struct MHD_Daemon *mhd)
+{
+  for (int i = 0; i < 100; i++)
+    {
+      const union MHD_DaemonInfo *info = MHD_get_daemon_info (mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+      if (info == NULL || info->num_connections == 0)
+        return;
+      usleep (10000);
+    }
+}
+
 int vmm_api_serve (const char *sock_path, const struct vm_config *initial, int *exit_status, berth_err *err)
 {
   sigset_t sigs, old;
@@ -504,6 +518,7 @@ int vmm_api_serve (const char *sock_path, const struct vm_config *initial, int *
     }
   berth_log (BERTH_LOG_INFO, "api: listening on %s", sock_path);
   int r = serve_loop (api, sig_fd, exit_status);
+  drain_connections (mhd);
   MHD_stop_daemon (mhd); /* closes FD too */
   unlink (sock_path);
   /* A guest that is still running (a signal ended us) is left to the
