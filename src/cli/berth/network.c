@@ -123,6 +123,16 @@ static int network_ls (struct client *c, int argc, char **argv)
   return 0;
 }
 
+/* /networks/NAME (escaped) + SUFFIX, heap; NULL when out of memory. */
+static char *network_path (const char *name, const char *suffix)
+{
+  cleanup_free char *id = client_escape (name);
+  char *path = NULL;
+  if (id == NULL || asprintf (&path, "/networks/%s%s", id, suffix) < 0)
+    return NULL;
+  return path;
+}
+
 static int network_inspect (struct client *c, int argc, char **argv)
 {
   if (argc < 2)
@@ -132,9 +142,8 @@ static int network_inspect (struct client *c, int argc, char **argv)
   for (int i = 1; i < argc; i++)
     {
       berth_err err = NULL;
-      cleanup_free char *id = client_escape (argv[i]);
-      cleanup_free char *path = NULL;
-      if (asprintf (&path, "/networks/%s", id) < 0)
+      cleanup_free char *path = network_path (argv[i], "");
+      if (path == NULL)
         return 1;
       json_t *n = client_json (c, "GET", path, NULL, &err);
       if (n == NULL)
@@ -155,9 +164,8 @@ static int network_rm (struct client *c, int argc, char **argv)
   for (int i = 1; i < argc; i++)
     {
       berth_err err = NULL;
-      cleanup_free char *id = client_escape (argv[i]);
-      cleanup_free char *path = NULL;
-      if (asprintf (&path, "/networks/%s", id) < 0)
+      cleanup_free char *path = network_path (argv[i], "");
+      if (path == NULL)
         return 1;
       json_t *r = client_json (c, "DELETE", path, NULL, &err);
       if (r == NULL && err)
@@ -216,9 +224,8 @@ static int network_connect (struct client *c, int argc, char **argv)
   if (ip)
     json_object_set_new (endpoint, "IPAMConfig", json_pack ("{s:s}", "IPv4Address", ip));
   json_t *body = json_pack ("{s:s, s:o}", "Container", argv[optind + 1], "EndpointConfig", endpoint);
-  cleanup_free char *id = client_escape (argv[optind]);
-  cleanup_free char *path = NULL;
-  if (asprintf (&path, "/networks/%s/connect", id) < 0)
+  cleanup_free char *path = network_path (argv[optind], "/connect");
+  if (path == NULL)
     {
       json_decref (body);
       return 1;
@@ -233,9 +240,8 @@ static int network_disconnect (struct client *c, int argc, char **argv)
   int first = force ? 2 : 1;
   if (argc - first != 2)
     return usage_error ("disconnect takes a network and a container");
-  cleanup_free char *id = client_escape (argv[first]);
-  cleanup_free char *path = NULL;
-  if (asprintf (&path, "/networks/%s/disconnect", id) < 0)
+  cleanup_free char *path = network_path (argv[first], "/disconnect");
+  if (path == NULL)
     return 1;
   return post_json (c, path, json_pack ("{s:s, s:b}", "Container", argv[first + 1], "Force", force), NULL);
 }
