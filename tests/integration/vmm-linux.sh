@@ -13,9 +13,10 @@
 # 2 cores), and under PVM the kernel's ring-0 code is emulated (~3 minutes
 # to /init).  The tap lives in a network namespace of its own, so nothing
 # the guest sends leaves it.
+# (set before testlib.sh, which defaults it to 60 s)
+: "${TEST_TIMEOUT:=1800}"
 . "$(dirname "$0")/../lib/testlib.sh"
 
-TEST_TIMEOUT=${TEST_TIMEOUT:-1800}
 VMM=${VMM:-$(dirname "$RUNTIME")/berth-vmm}
 # How long the guest may take to reach /init (PVM: ~175 s measured).
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
