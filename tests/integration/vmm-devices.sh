@@ -51,6 +51,17 @@ test_blk_read_only_drive_refuses_the_write() {
   assert_eq 0 "$(tr -d '\0' < "$T/disk.img" | wc -c)" "the image is still all zeros"
 }
 
+test_blk_completion_interrupt_reaches_the_guest() {
+  need_kvm
+  truncate -s 1M "$T/disk.img"
+  # The guest programs the IOAPIC pin of the device's GSI (5: the first
+  # device) and waits with interrupts on for its handler to run.
+  guest blk-irq --drive "$T/disk.img"
+  assert_eq 0 "$RC"
+  assert_eq "blk-irq: interrupt received, interrupt status 1" "$OUT" \
+    "the used-buffer interrupt, with bit 0 of InterruptStatus"
+}
+
 # ------------------------------------------------------------------ net
 
 test_net_frame_reaches_the_tap() {

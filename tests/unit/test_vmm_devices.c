@@ -640,3 +640,34 @@ TEST (console_both_ways)
   CHECK (used == 5 && memcmp (gpa_ptr (BUF + 0x1000), "typed", 5) == 0);
   virtio_dev_destroy (con);
 }
+
+/* The request shape of Linux's virtio_blk with INDIRECT_DESC and EVENT_IDX
+ * negotiated: one indirect descriptor (header, data, status) per request,
+ * used_event written as the driver does, an interrupt for the completion. */
+TEST (blk_linux_style_indirect_event_idx)
+{
+  make_disk (64 * 512, false, NULL);
+  CHECK (blk->driver_features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
+  CHECK (blk->vq[0].event_idx && blk->vq[0].indirect_desc);
+  unsigned irqs = host.irqs;
+  struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_IN, .sector = 2 };
+  memcpy (gpa_ptr (BUF), &h, sizeof h);
+  uint64_t table = BUF + 0x3000 + 0x40; /* 64-byte aligned, as kmalloc-64 gives */
+  struct fake_desc *t = gpa_ptr (table);
+  t[0] = (struct fake_desc) { BUF, 16, FD_NEXT, 1 };
+  t[1] = (struct fake_desc) { BUF + 0x1000, 512, FD_NEXT | FD_WRITE, 2 };
+  t[2] = (struct fake_desc) { BUF + 0x800, 1, FD_WRITE, 0 };
+  fake_set_desc (&vq[0], 0, table, 48, FD_INDIRECT, 0);
+  *fake_used_event (&vq[0]) = 0; /* Linux's disable_cb "hack" value */
+  fake_publish (&vq[0], 0);
+  /* The driver kicks because avail_event allows it. */
+  CHECK (*fake_avail_event (&vq[0]) == 0);
+  driver_kick (0);
+  run_kicks (blk);
+  CHECK (fake_used_idx (&vq[0]) == 1);
+  CHECK (*(uint8_t *) gpa_ptr (BUF + 0x800) == VIRTIO_BLK_S_OK);
+  CHECK (host.irqs == irqs + 1);
+  CHECK (mmio_rd (0x60) & 1);
+  CHECK (*fake_avail_event (&vq[0]) == 1);
+  unlink (disk_path);
+}

@@ -1,4 +1,5 @@
 /* The transport-independent part of every virtio device. */
+#include <stdio.h>
 #include <string.h>
 #include <sys/param.h>
 
@@ -50,6 +51,10 @@ void virtio_config_changed (struct virtio_dev *d)
 void virtio_dev_fail (struct virtio_dev *d)
 {
   uint8_t old = __atomic_fetch_or (&d->status, VIRTIO_STATUS_NEEDS_RESET, __ATOMIC_SEQ_CST);
+  if (!(old & VIRTIO_STATUS_NEEDS_RESET))
+    /* Once per failure: the guest's driver is broken or hostile, and its
+     * kernel may not say so (Linux's drivers ignore NEEDS_RESET). */
+    fprintf (stderr, "berth-vmm: %s: the driver gave a malformed virtqueue; the device needs a reset\n", d->id);
   if ((old & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_NEEDS_RESET))
     interrupt (d, VIRTIO_INT_CONFIG, 0);
 }

@@ -100,7 +100,9 @@ static int add_buffer (struct virtq_chain *c, const struct guest_mem *mem, const
 static int walk_indirect (const struct guest_mem *mem, const struct vring_desc *ind, struct virtq_chain *c,
                           unsigned *budget)
 {
-  if (ind->len == 0 || ind->len % sizeof (struct vring_desc) || (ind->addr & 15))
+  /* No alignment is required of an indirect table (kmalloc with SLOB
+   * gives 8-byte alignment); read_desc copies, so any address is safe. */
+  if (ind->len == 0 || ind->len % sizeof (struct vring_desc))
     return -EINVAL;
   uint32_t n = ind->len / sizeof (struct vring_desc);
   if (n > VIRTQ_MAX_CHAIN)

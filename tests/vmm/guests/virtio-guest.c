@@ -194,6 +194,54 @@ static uint32_t vq_run (struct vq *v, unsigned n, const uint64_t *addr, const ui
   return elem[1];
 }
 
+/* ---- interrupts: one vector through the IOAPIC, for blk-irq ---- */
+
+#define LAPIC 0xfee00000ULL
+#define IOAPIC 0xfec00000ULL
+#define IRQ_VECTOR 0x30
+#define IDT_ADDR 0x420000ULL
+
+volatile uint32_t irq_count;
+
+/* The handler: count, EOI to the local APIC, return. */
+__asm__ (".text\n"
+         ".globl irq_entry\n"
+         "irq_entry:\n"
+         "  lock incl irq_count(%rip)\n"
+         "  pushq %rax\n"
+         "  movabsq $0xfee000b0, %rax\n"
+         "  movl $0, (%rax)\n"
+         "  popq %rax\n"
+         "  iretq\n");
+void irq_entry (void);
+
+static void ioapic_write (unsigned reg, uint32_t v)
+{
+  *(volatile uint32_t *) IOAPIC = reg;
+  *(volatile uint32_t *) (IOAPIC + 0x10) = v;
+}
+
+/* IDT with one gate, the local APIC on (LINT0 masked, so nothing from the
+ * PIC), IOAPIC pin GSI -> IRQ_VECTOR, edge, to APIC 0. */
+static void irq_setup (unsigned gsi)
+{
+  uint64_t *idt = (uint64_t *) IDT_ADDR;
+  zero (idt, 256 * 16);
+  uint16_t cs;
+  __asm__ volatile ("mov %%cs, %0" : "=r"(cs));
+  uint64_t h = (uint64_t) irq_entry;
+  idt[2 * IRQ_VECTOR] = (h & 0xffff) | (uint64_t) cs << 16 | 0x8eULL << 40 | ((h >> 16) & 0xffff) << 48;
+  idt[2 * IRQ_VECTOR + 1] = h >> 32;
+  struct __attribute__ ((packed)) { uint16_t limit; uint64_t base; } d = { 256 * 16 - 1, IDT_ADDR };
+  __asm__ volatile ("lidt %0" ::"m"(d));
+  outb (0x21, 0xff);
+  outb (0xa1, 0xff);
+  *(volatile uint32_t *) (LAPIC + 0x350) = 0x10000; /* LVT LINT0 masked */
+  *(volatile uint32_t *) (LAPIC + 0xf0) = 0x1ff;    /* software enable, spurious 0xff */
+  ioapic_write (0x10 + 2 * gsi + 1, 0);
+  ioapic_write (0x10 + 2 * gsi, IRQ_VECTOR);
+}
+
 /* ---- jobs ---- */
 
 static const char sector_text[] = "berth virtio-blk sector, written by the guest";
@@ -236,6 +284,39 @@ static void job_blk (void)
     }
   puts ("blk: sector 1 reads back: ");
   puts ((const char *) data);
+  puts ("\n");
+}
+
+/* A blk read completed by interrupt: the driver lets the device interrupt
+ * (no NO_INTERRUPT flag), enables interrupts and waits for the handler. */
+static void job_blk_irq (void)
+{
+  uint64_t b = find_device (2);
+  struct vq v;
+  if (!b || !dev_init (b) || !vq_init (&v, b, 0))
+    {
+      puts ("blk-irq: no device\n");
+      return;
+    }
+  v.avail[0] = 0;
+  dev_start (b);
+  irq_setup (5 + (unsigned) ((b - MMIO_FIRST) >> 12)); /* the VMM's GSIs: 5 up, in device order */
+  __asm__ volatile ("sti");
+  struct { uint32_t type, prio; uint64_t sector; } *hdr = (void *) BUFS;
+  hdr->type = 0;
+  hdr->prio = 0;
+  hdr->sector = 0;
+  uint64_t addr[] = { BUFS, BUFS + 0x1000, BUFS + 0x800 };
+  uint32_t len[] = { 16, 512, 1 };
+  uint16_t rd[] = { 0, 2, 2 };
+  vq_run (&v, 3, addr, len, rd);
+  for (unsigned i = 0; i < 200000 && irq_count == 0; i++)
+    __asm__ volatile ("pause");
+  __asm__ volatile ("cli");
+  uint32_t isr = *reg (b, 0x60);
+  puts (irq_count ? "blk-irq: interrupt received" : "blk-irq: NO interrupt");
+  puts (", interrupt status ");
+  putdec (isr);
   puts ("\n");
 }
 
@@ -321,7 +402,9 @@ void guest_main (const uint8_t *zero_page)
 {
   const char *cmdline = (const char *) (uint64_t) * (const uint32_t *) (zero_page + ZP_CMDLINE_PTR);
   const char *t = test_name (cmdline);
-  if (starts_with (t, "blk"))
+  if (starts_with (t, "blk-irq"))
+    job_blk_irq ();
+  else if (starts_with (t, "blk"))
     job_blk ();
   else if (starts_with (t, "net"))
     job_net ();
