@@ -247,7 +247,10 @@ test_bad_device_files() {
   need_kvm
   truncate -s 1M "$T/disk.img"
   bad --kernel "$GUEST" --drive "$T/disk.img" --drive "$T/disk.img,id=drive0"
-  bad --kernel "$GUEST" --net "no-such-tap-$$"
+  # (a valid interface name, at most 15 characters, that no device has)
+  bad --kernel "$GUEST" --net "nosuchtap$((RANDOM % 100000))"
+  assert_contains "$ERR" "does not exist"
+  bad --kernel "$GUEST" --net "a-name-longer-than-ifnamsiz"
 }
 
 # ------------------------------------------------------------------ memory

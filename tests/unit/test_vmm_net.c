@@ -4,6 +4,8 @@
  * in the guest's rx buffers. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
 #include <net/ethernet.h>
@@ -27,10 +29,24 @@ static struct evloop *loop;
 
 static struct vm_rate_limiter tx_limit;
 
+/* The tap a user makes before starting the VMM (ip tuntap add): a
+ * persistent one, in this test's own network namespace. */
+static bool make_tap (const char *name)
+{
+  int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  struct ifreq ifr = { 0 };
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  bool ok = fd >= 0 && ioctl (fd, TUNSETIFF, &ifr) == 0 && ioctl (fd, TUNSETPERSIST, 1) == 0;
+  if (fd >= 0)
+    close (fd);
+  return ok;
+}
+
 /* Returns false (the test then SKIPs) without tap or namespace support. */
 static bool net_setup (void)
 {
-  if (unshare (CLONE_NEWNET) < 0 || access ("/dev/net/tun", R_OK | W_OK) < 0)
+  if (unshare (CLONE_NEWNET) < 0 || access ("/dev/net/tun", R_OK | W_OK) < 0 || !make_tap ("vtap0"))
     return false;
   fake_mem_init ();
   berth_err err = NULL;
@@ -179,6 +195,12 @@ TEST (net_bad_tap_names)
   cfg.host_dev_name = NULL;
   CHECK (virtio_net_create (&cfg, &fake_mem, NULL, &d, &err) < 0);
   berth_error_free (&err);
+  /* a valid name no device has: refused, not created */
+  cfg.host_dev_name = "nosuchtap0";
+  CHECK (virtio_net_create (&cfg, &fake_mem, NULL, &d, &err) < 0);
+  CHECK_CONTAINS (err->msg, "does not exist");
+  berth_error_free (&err);
+  CHECK (if_nametoindex ("nosuchtap0") == 0);
 }
 
 static bool tx_all_done (void *arg)

@@ -15,7 +15,7 @@
  * spin) until an rx kick or the limiter's timer. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
+#include <net/if.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <stdlib.h>
@@ -253,6 +253,12 @@ static int open_tap (const char *name, berth_err *err)
 {
   if (name == NULL || strlen (name) >= IFNAMSIZ || name[0] == '\0')
     return berth_fail (err, 0, "invalid tap device name '%s'", name ? name : "");
+  /* TUNSETIFF would create a missing tap (we may hold CAP_NET_ADMIN), and
+   * a tap nobody set up is connected to nothing: refuse instead, as the
+   * user meant an existing device. */
+  if (if_nametoindex (name) == 0)
+    return berth_fail_as (err, ENODEV, "tap device %s does not exist (create it first: ip tuntap add dev %s mode tap)",
+                          name, name);
   cleanup_close int fd = open ("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
     return berth_fail_errno (err, "open /dev/net/tun");
