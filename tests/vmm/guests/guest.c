@@ -6,26 +6,11 @@
  * thousand instructions and avoids INT3, XSAVE, POPCNT and CLAC/STAC. */
 #include <stdint.h>
 
-#define COM1 0x3f8
-#define ZP_CMDLINE_PTR 0x228
+#include "guest-lib.h"
+
 #define ZP_E820_ENTRIES 0x1e8
 #define ZP_E820_TABLE 0x2d0
 
-static inline void outb (uint16_t port, uint8_t v) { __asm__ volatile ("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw (uint16_t port, uint16_t v) { __asm__ volatile ("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t inb (uint16_t port)
-{
-  uint8_t v;
-  __asm__ volatile ("inb %1, %0" : "=a"(v) : "Nd"(port));
-  return v;
-}
-
-static void putc (char c) { outb (COM1, (uint8_t) c); }
-static void puts (const char *s)
-{
-  while (*s)
-    putc (*s++);
-}
 static void puthex (uint64_t v)
 {
   char buf[17];
@@ -40,44 +25,6 @@ static void puthex (uint64_t v)
   puts ("0x");
   puts (buf + i);
 }
-static void putdec (uint64_t v)
-{
-  char buf[21];
-  int i = 20;
-  buf[i] = 0;
-  do
-    {
-      buf[--i] = (char) ('0' + v % 10);
-      v /= 10;
-    }
-  while (v && i > 0);
-  puts (buf + i);
-}
-
-static void poweroff (void)
-{
-  outw (0x604, 0x2000); /* the VMM's shutdown port: SLP_EN */
-  for (;;)
-    __asm__ volatile ("cli; hlt");
-}
-
-static int starts_with (const char *s, const char *p)
-{
-  while (*p)
-    if (*s++ != *p++)
-      return 0;
-  return 1;
-}
-
-/* The value of "test=" on the command line. */
-static const char *test_name (const char *cmdline)
-{
-  for (const char *p = cmdline; *p; p++)
-    if ((p == cmdline || p[-1] == ' ') && starts_with (p, "test="))
-      return p + 5;
-  return "";
-}
-
 static int is (const char *word, const char *name)
 {
   while (*name && *name != ' ')

@@ -12,8 +12,8 @@
  * off (IF=0, no IDT) and the driver polls the used rings. */
 #include <stdint.h>
 
-#define COM1 0x3f8
-#define ZP_CMDLINE_PTR 0x228
+#include "guest-lib.h"
+
 #define MMIO_FIRST 0xd0000000ULL
 #define MMIO_COUNT 16
 
@@ -24,32 +24,7 @@
 #define TOUCH_PAGES 2048u
 #define QSIZE 8
 
-static inline void outb (uint16_t port, uint8_t v) { __asm__ volatile ("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw (uint16_t port, uint16_t v) { __asm__ volatile ("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t inb (uint16_t port)
-{
-  uint8_t v;
-  __asm__ volatile ("inb %1, %0" : "=a"(v) : "Nd"(port));
-  return v;
-}
 static inline void barrier (void) { __asm__ volatile ("" ::: "memory"); }
-
-static void puts (const char *s)
-{
-  while (*s)
-    outb (COM1, (uint8_t) *s++);
-}
-
-static void putdec (uint64_t v)
-{
-  char buf[21];
-  int i = 20;
-  buf[i] = 0;
-  do
-    buf[--i] = (char) ('0' + v % 10);
-  while ((v /= 10) && i > 0);
-  puts (buf + i);
-}
 
 /* Wait for one line on the console (the host's go-ahead). */
 static void wait_line (void)
@@ -57,13 +32,6 @@ static void wait_line (void)
   for (;;)
     if ((inb (COM1 + 5) & 1) && inb (COM1) == '\n')
       return;
-}
-
-static void poweroff (void)
-{
-  outw (0x604, 0x2000);
-  for (;;)
-    __asm__ volatile ("cli; hlt");
 }
 
 static void copy (void *d, const void *s, unsigned n)
@@ -380,22 +348,6 @@ static void job_balloon (int inflate)
   else
     puts ("balloon: not inflated\n");
   wait_line ();
-}
-
-static int starts_with (const char *s, const char *p)
-{
-  while (*p)
-    if (*s++ != *p++)
-      return 0;
-  return 1;
-}
-
-static const char *test_name (const char *cmdline)
-{
-  for (const char *p = cmdline; *p; p++)
-    if ((p == cmdline || p[-1] == ' ') && starts_with (p, "test="))
-      return p + 5;
-  return "";
 }
 
 void guest_main (const uint8_t *zero_page)
