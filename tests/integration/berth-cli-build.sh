@@ -12,21 +12,12 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$(dirname "$0")/../lib/daemonlib.sh"
 . "$(dirname "$0")/../lib/containerlib.sh"
+. "$(dirname "$0")/../lib/buildlib.sh"
 
 BERTH_CLI=${BERTH_CLI:-$(dirname "$RUNTIME")/berth}
 
 # bb ARGS...: berth build (OUT = stdout, ERR = stderr, RC).
 bb() { cap2 timeout 120 "$BERTH_CLI" -H "$DOCKER_HOST" build "$@"; }
-
-# ctx [N]: a fresh context folder in $T, the Dockerfile read from stdin.
-ctx() {
-  local d=$T/ctx${1:-}
-  mkdir -p "$d"
-  cat > "$d/Dockerfile"
-  printf '%s' "$d"
-}
-
-runi() { cap2 dk run --rm "$@"; assert_success "docker run $*"; }
 
 test_build_tags_args_labels_target() {
   local img base d

@@ -13,21 +13,11 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$(dirname "$0")/../lib/daemonlib.sh"
 . "$(dirname "$0")/../lib/containerlib.sh"
+. "$(dirname "$0")/../lib/buildlib.sh"
 
 # bld ARGS...: the classic builder through the docker CLI (OUT, ERR, RC).
 export DOCKER_BUILDKIT=0
 bld() { cap2 dk build "$@"; }
-
-# ctx [N]: a fresh context folder in $T, the Dockerfile read from stdin.
-ctx() {
-  local d=$T/ctx${1:-}
-  mkdir -p "$d"
-  cat > "$d/Dockerfile"
-  printf '%s' "$d"
-}
-
-# runi IMAGE ARGS...: run the image, OUT = its stdout.
-runi() { cap2 dk run --rm "$@"; assert_success "docker run $*"; }
 
 # ------------------------------------------------------------ config
 
