@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # buildlib.sh: helpers of the build suites (berthd-build.sh,
 # berth-cli-build.sh), sourced after daemonlib.sh and containerlib.sh.
 #
