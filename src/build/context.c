@@ -63,15 +63,7 @@ int build_context_extract (int fd, const char *dir, berth_err *err)
   cleanup_close int root = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0)
     return berth_fail_errno (err, "open %s", dir);
-  struct archive_job job = { .op = ARCHIVE_OP_PUT, .root_fd = root, .path = "/", .data_fd = fd };
-  struct archive_result res;
-  memset (&res, 0, sizeof res);
-  int r = archive_run (&job, &res, err);
-  if (r < 0)
-    return r;
-  if (!res.ok)
-    return berth_fail_as (err, EINVAL, "invalid build context: %s", res.msg[0] ? res.msg : strerror (res.errnum));
-  return 0;
+  return archive_put_root (root, fd, NULL, "invalid build context", EINVAL, err);
 }
 
 void build_context_release (const char *dir)

@@ -725,16 +725,7 @@ static int extract (struct copy *c, struct step_root *root, const char *tar, ber
   cleanup_close int data = open (tar, O_RDONLY | O_CLOEXEC);
   if (rootfd < 0 || data < 0)
     return berth_fail_errno (err, "COPY: open");
-  struct archive_job job = { .op = ARCHIVE_OP_PUT, .root_fd = rootfd, .path = "/", .data_fd = data,
-                             .chown_user = c->chown };
-  struct archive_result res;
-  memset (&res, 0, sizeof res);
-  int r = archive_run (&job, &res, err);
-  if (r < 0)
-    return r;
-  if (!res.ok)
-    return berth_fail_as (err, res.errnum ? res.errnum : EIO, "%s failed: %s", c->add ? "ADD" : "COPY", res.msg);
-  return 0;
+  return archive_put_root (rootfd, data, c->chown, c->add ? "ADD failed" : "COPY failed", 0, err);
 }
 
 static int parse_flags (struct copy *c, berth_err *err)

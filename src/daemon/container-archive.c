@@ -568,3 +568,18 @@ int archive_run (const struct archive_job *job, struct archive_result *res, bert
     }
   return 0;
 }
+
+int archive_put_root (int root_fd, int data_fd, const char *chown_user, const char *what, int errnum,
+                      berth_err *err)
+{
+  struct archive_job job = { .op = ARCHIVE_OP_PUT, .root_fd = root_fd, .path = "/", .data_fd = data_fd,
+                             .chown_user = chown_user };
+  struct archive_result res;
+  memset (&res, 0, sizeof res);
+  int r = archive_run (&job, &res, err);
+  if (r < 0 || res.ok)
+    return r;
+  if (errnum == 0)
+    errnum = res.errnum ? res.errnum : EIO;
+  return berth_fail_as (err, errnum, "%s: %s", what, res.msg[0] ? res.msg : strerror (res.errnum));
+}

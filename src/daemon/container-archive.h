@@ -110,4 +110,11 @@ struct archive_result
  * -errno with *err when no child could be started. */
 int archive_run (const struct archive_job *job, struct archive_result *res, berth_err *err);
 
+/* Extract the tar on DATA_FD into the root ROOT_FD (ARCHIVE_OP_PUT of "/";
+ * CHOWN_USER as in struct archive_job, may be NULL).  A failed extraction
+ * is "WHAT: the child's message", classified as ERRNUM, or as the child's
+ * errno (EIO if none) when ERRNUM is 0. */
+int archive_put_root (int root_fd, int data_fd, const char *chown_user, const char *what, int errnum,
+                      berth_err *err);
+
 #endif
