@@ -64,10 +64,9 @@ static const char ruleset[] =
   "  map udp_any { type inet_service : ipv4_addr . inet_service; }\n"
   "  map sctp_ip { type ipv4_addr . inet_service : ipv4_addr . inet_service; }\n"
   "  map sctp_any { type inet_service : ipv4_addr . inet_service; }\n"
-  /* published ports, for traffic from outside and from containers;
-   * ports bound to every address only for the host's own addresses */
-  "  chain prerouting {\n"
-  "    type nat hook prerouting priority dstnat; policy accept;\n"
+  /* published ports; ports bound to every address only for the host's
+   * own addresses */
+  "  chain publish {\n"
   "    dnat to ip daddr . tcp dport map @tcp_ip\n"
   "    dnat to ip daddr . udp dport map @udp_ip\n"
   "    dnat to ip daddr . sctp dport map @sctp_ip\n"
@@ -75,15 +74,15 @@ static const char ruleset[] =
   "    fib daddr type local dnat to udp dport map @udp_any\n"
   "    fib daddr type local dnat to sctp dport map @sctp_any\n"
   "  }\n"
-  /* the same for connections made on the host itself, 127.0.0.1 included */
+  /* for traffic from outside and from containers */
+  "  chain prerouting {\n"
+  "    type nat hook prerouting priority dstnat; policy accept;\n"
+  "    jump publish\n"
+  "  }\n"
+  /* and for connections made on the host itself, 127.0.0.1 included */
   "  chain output {\n"
   "    type nat hook output priority -100; policy accept;\n"
-  "    dnat to ip daddr . tcp dport map @tcp_ip\n"
-  "    dnat to ip daddr . udp dport map @udp_ip\n"
-  "    dnat to ip daddr . sctp dport map @sctp_ip\n"
-  "    fib daddr type local dnat to tcp dport map @tcp_any\n"
-  "    fib daddr type local dnat to udp dport map @udp_any\n"
-  "    fib daddr type local dnat to sctp dport map @sctp_any\n"
+  "    jump publish\n"
   "  }\n"
   /* containers reach the world as the host; 127.0.0.1 cannot be a source
    * on a bridge, and a container that reaches itself or a neighbour
