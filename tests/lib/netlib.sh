@@ -33,7 +33,7 @@
 #   ct_sleeper NAME ARGS...  a container that sleeps (to exec into); CT_ID
 #   ct_wget CT URL [SECS]  `docker exec CT timeout SECS wget -q -O - URL`
 #                          (default 5 s); OUT, RC
-#   free_port [tcp|udp]    a free host port in 20000..39999
+#   free_port [tcp|udp]    (testlib.sh) a free host port below the ephemeral range
 #   host_addr              the host's own global IPv4 address (not on a
 #                          bridge); empty if it has none
 #   host_httpd IP PORT     busybox httpd on the host at IP:PORT, serving
@@ -139,18 +139,6 @@ ct_sleeper() {
 ct_wget() { cap dk exec "$1" timeout "${3:-5}" wget -q -O - "$2"; }
 
 http_get() { cap curl -sS --noproxy '*' --max-time "${2:-5}" "$1"; }
-
-free_port() {
-  local proto=${1:-tcp} p flag=-ltn
-  [ "$proto" = udp ] && flag=-lun
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 20000))
-    ss -H "$flag" "sport = :$p" 2>/dev/null | grep -q . && continue
-    printf '%s' "$p"
-    return 0
-  done
-  fail "free_port: no free $proto port"
-}
 
 host_addr() {
   local bridges

@@ -16,7 +16,6 @@
 # REG_LOG, REG_PID.
 # Helpers:
 #   repo_name [SUFFIX]          a repository name unique to this test
-#   free_port                   prints a free loopback TCP port
 #   reg_start DIR [ARGS...]     another registry (root DIR/root, log
 #                               DIR/log) with extra flags; sets R_ADDR,
 #                               R_PID; `defer "reg_stop DIR"` after it.
@@ -40,15 +39,6 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 registry_bin() {
   if [ -n "${REGISTRY_BIN:-}" ]; then printf '%s' "$REGISTRY_BIN"
   else printf '%s/berth-registry' "$(dirname "${RUNTIME:-$REPO_ROOT/build/berth-runtime}")"; fi
-}
-
-free_port() {
-  local p used
-  used=$(ss -Htln 2>/dev/null | awk '{print $4}')
-  while :; do
-    p=$(( 20000 + RANDOM % 30000 ))
-    grep -qE "[:.]$p\$" <<<"$used" || { echo "$p"; return 0; }
-  done
 }
 
 repo_name() { printf 'reg/%s%s' "$TEST_TAG" "${1:+/$1}"; }

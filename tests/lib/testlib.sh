@@ -163,6 +163,24 @@ wait_for() {
 
 # defer CMD-STRING: run by the runner after the test, last registered first,
 # even if the test failed or timed out.
+# free_port [tcp|udp]: a port no socket of that protocol uses, listening or
+# connected. Drawn below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range, 32768.. by default): a port above it can be
+# taken as the source port of any outgoing connection between this check and
+# the server's bind, which is how a CI run once lost a race with itself.
+free_port() {
+  local proto=${1:-tcp} p flag=-atn lo hi
+  [ "$proto" = udp ] && flag=-aun
+  read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  hi=$(( lo > 21000 ? lo : 32768 ))
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % (hi - 20000)))
+    ss -H "$flag" "sport = :$p" 2>/dev/null | grep -q . && continue
+    printf '%s\n' "$p"
+    return 0
+  done
+  fail "free_port: no free $proto port"
+}
 defer() { printf '%s\n' "$*" >> "$T/.defer"; }
 
 # rt ARGS...: the runtime under test with this test's --root and a timeout.
