@@ -123,6 +123,13 @@ json_t *img_db_copy (struct image_store *s, berth_err *err)
 
 int img_db_commit (struct image_store *s, json_t *newdb, berth_err *err)
 {
+  /* A cached rebuild or a repeated tag leaves the db as it was: skip the
+   * write and its two fsyncs, which were most of such a build's time. */
+  if (json_equal (newdb, s->db))
+    {
+      json_decref (newdb);
+      return 0;
+    }
   int r = berth_json_write_file (s->refs_path, newdb, err);
   if (r < 0)
     {
