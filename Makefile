@@ -70,7 +70,7 @@ IMAGE_LIB := $(BUILD)/libberth-image.a
 DAEMON_LIB := $(BUILD)/libberth-daemon.a
 NET_LIB := $(BUILD)/libberth-net.a
 VMM_LIB := $(BUILD)/libberth-vmm.a
-VMM_PKGS := jansson libmicrohttpd
+VMM_PKGS := jansson
 BINS := $(BUILD)/berth-runtime $(if $(BERTHD_CLI_SRC),$(BUILD)/berthd) $(if $(BERTH_CLI_SRC),$(BUILD)/berth) \
 	$(if $(MONITOR_SRC),$(BUILD)/berth-monitor) $(if $(INIT_SRC),$(BUILD)/berth-init) \
 	$(if $(REGISTRY_SRC),$(BUILD)/berth-registry) $(if $(VMM_MAIN),$(BUILD)/berth-vmm)
@@ -113,7 +113,8 @@ $(VMM_LIB): $(call obj,$(filter-out $(VMM_MAIN),$(VMM_SRC)))
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # One berth-vmm process per microVM: KVM, the device event loop, the
-# Firecracker-shaped REST API (libmicrohttpd).
+# Firecracker-shaped REST API (its own small HTTP/1.1 server, src/vmm/api/http.h:
+# no libmicrohttpd, whose GnuTLS chain would double the VMM's resident memory).
 $(BUILD)/berth-vmm: $(call obj,$(VMM_MAIN)) $(VMM_LIB) $(COMMON_LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(VMM_PKGS)) -lpthread

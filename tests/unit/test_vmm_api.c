@@ -5,6 +5,7 @@
 
 #include "common/cleanup.h"
 #include "vmm/api/api.h"
+#include "vmm/api/http.h"
 #include "vmm/vmm.h"
 
 #include <errno.h>
@@ -521,6 +522,195 @@ TEST (socket_path_in_use)
   close (fd);
   pid = serve_in_child (stale);
   CHECK (http (stale, "GET", "/", NULL, NULL) == 200);
+  kill (pid, SIGTERM);
+  CHECK (wait_exit (pid) == 0);
+}
+
+/* ---- the HTTP transport (http.c) ---- */
+
+static enum api_http_parse_result parse (const char *text, struct api_http_request *req)
+{
+  return api_http_parse_head (text, strlen (text), req);
+}
+
+TEST (http_parse_heads)
+{
+  struct api_http_request req;
+  CHECK (parse ("PUT /drives/rootfs HTTP/1.1\r\nHost: x\r\ncontent-length:  17 \r\n\r\n{...}", &req) == API_HTTP_HEAD_OK);
+  CHECK_STR (req.method, "PUT");
+  CHECK_STR (req.path, "/drives/rootfs");
+  CHECK (req.content_length == 17);
+  CHECK (req.keep_alive);
+  CHECK (!req.expect_continue);
+  CHECK (req.head_len == strlen ("PUT /drives/rootfs HTTP/1.1\r\nHost: x\r\ncontent-length:  17 \r\n\r\n"));
+  CHECK (parse ("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", &req) == API_HTTP_HEAD_OK && !req.keep_alive);
+  CHECK (parse ("GET / HTTP/1.0\r\n\r\n", &req) == API_HTTP_HEAD_OK && !req.keep_alive);
+  CHECK (parse ("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &req) == API_HTTP_HEAD_OK && req.keep_alive);
+  CHECK (parse ("PUT /vsock HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3000\r\n\r\n", &req) == API_HTTP_HEAD_OK);
+  CHECK (req.expect_continue && req.content_length == 3000);
+  /* Not complete yet: more is needed, whatever was cut. */
+  CHECK (parse ("GET / HTTP/1.1\r\nHost: x\r\n", &req) == API_HTTP_NEED_MORE);
+  CHECK (parse ("GET", &req) == API_HTTP_NEED_MORE);
+  CHECK (parse ("", &req) == API_HTTP_NEED_MORE);
+}
+
+TEST (http_parse_rejects_bad_heads)
+{
+  struct api_http_request req;
+  const char *bad[] = {
+    "get / HTTP/1.1\r\n\r\n",                                      /* method case */
+    "GET  / HTTP/1.1\r\n\r\n",                                     /* empty path */
+    "GET vm HTTP/1.1\r\n\r\n",                                     /* not absolute */
+    "GET / HTTP/2.0\r\n\r\n",                                      /* version */
+    "GET /\r\n\r\n",                                               /* no version */
+    "GET / HTTP/1.1 extra\r\n\r\n",                                /* trailing words */
+    "GET /a\x01 HTTP/1.1\r\n\r\n",                                 /* control byte */
+    "VERYLONGMETHODNAMEX / HTTP/1.1\r\n\r\n",                      /* method length */
+    "PUT / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",                /* negative */
+    "PUT / HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n",               /* not digits */
+    "PUT / HTTP/1.1\r\nContent-Length: 99999999999999999\r\n\r\n", /* overflow */
+    "PUT / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
+    "PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "PUT / HTTP/1.1\r\nExpect: something\r\n\r\n",
+    "GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+    "GET / HTTP/1.1\r\n folded: header\r\n\r\n",
+    "GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n",                         /* bare LF */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      if (parse (bad[i], &req) != API_HTTP_BAD)
+        printf ("  accepted: %s\n", bad[i]);
+      CHECK (parse (bad[i], &req) == API_HTTP_BAD);
+      CHECK (req.error != NULL);
+    }
+  /* A head that never ends is refused once it passes the limit. */
+  char big[API_HTTP_MAX_HEAD + 100];
+  memset (big, 'a', sizeof big);
+  memcpy (big, "GET / HTTP/1.1\r\nX: ", 19);
+  CHECK (api_http_parse_head (big, sizeof big, &req) == API_HTTP_BAD);
+  CHECK (api_http_parse_head (big, 100, &req) == API_HTTP_NEED_MORE);
+}
+
+/* Read from FD until N replies ("HTTP/1.1 " lines other than 100) are in
+ * BUF, or EOF/timeout; returns the bytes read. */
+static size_t read_replies (int fd, char *buf, size_t cap, int want)
+{
+  size_t n = 0;
+  for (;;)
+    {
+      buf[n] = '\0';
+      int seen = 0;
+      for (const char *p = buf; (p = strstr (p, "HTTP/1.1 ")) != NULL; p += 9)
+        if (strncmp (p + 9, "100", 3) != 0)
+          seen++;
+      if (seen >= want)
+        {
+          /* the last reply's body too */
+          const char *last = buf, *p;
+          for (p = buf; (p = strstr (p, "HTTP/1.1 ")) != NULL; p += 9)
+            last = p;
+          const char *cl = strstr (last, "Content-Length: ");
+          const char *end = strstr (last, "\r\n\r\n");
+          if (end && (cl == NULL || cl > end || (size_t) (buf + n - (end + 4)) >= strtoul (cl + 16, NULL, 10)))
+            return n;
+        }
+      struct pollfd p = { .fd = fd, .events = POLLIN };
+      if (n + 1 >= cap || poll (&p, 1, 5000) <= 0)
+        return n;
+      ssize_t r = read (fd, buf + n, cap - 1 - n);
+      if (r <= 0)
+        return n;
+      n += (size_t) r;
+    }
+}
+
+static bool closed_by_peer (int fd)
+{
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  char c;
+  return poll (&p, 1, 5000) == 1 && read (fd, &c, 1) == 0;
+}
+
+TEST (http_keep_alive_pipelining_and_continue)
+{
+  char *sock = scratch ("http.sock");
+  pid_t pid = serve_in_child (sock);
+  char buf[16384];
+  /* Two requests on one connection, one after the other. */
+  int fd = connect_to (sock);
+  const char *get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  CHECK (write (fd, get, strlen (get)) == (ssize_t) strlen (get));
+  read_replies (fd, buf, sizeof buf, 1);
+  CHECK_CONTAINS (buf, "HTTP/1.1 200 OK");
+  CHECK_CONTAINS (buf, "\"state\":\"Not started\"");
+  CHECK (write (fd, get, strlen (get)) == (ssize_t) strlen (get));
+  read_replies (fd, buf, sizeof buf, 1);
+  CHECK_CONTAINS (buf, "HTTP/1.1 200 OK");
+  /* Three pipelined in one write: three replies, in order. */
+  const char *three = "GET /machine-config HTTP/1.1\r\n\r\n"
+                      "PUT /machine-config HTTP/1.1\r\nContent-Length: 36\r\n\r\n{\"vcpu_count\":2,\"mem_size_mib\":77}\r\n"
+                      "GET /machine-config HTTP/1.1\r\n\r\n";
+  CHECK (write (fd, three, strlen (three)) == (ssize_t) strlen (three));
+  read_replies (fd, buf, sizeof buf, 3);
+  char *second = strstr (buf + 1, "HTTP/1.1 ");
+  CHECK (second != NULL && strncmp (second, "HTTP/1.1 204", 12) == 0);
+  char *third = second ? strstr (second + 1, "HTTP/1.1 ") : NULL;
+  CHECK (third != NULL && strstr (third, "\"mem_size_mib\":77") != NULL);
+  close (fd);
+  /* Expect: 100-continue: the interim reply, then the body, then the answer. */
+  fd = connect_to (sock);
+  const char *head = "PUT /machine-config HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 34\r\n\r\n";
+  CHECK (write (fd, head, strlen (head)) == (ssize_t) strlen (head));
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  CHECK (poll (&p, 1, 5000) == 1);
+  ssize_t r = read (fd, buf, sizeof buf - 1);
+  CHECK (r > 0);
+  buf[r > 0 ? r : 0] = '\0';
+  CHECK_STR (buf, "HTTP/1.1 100 Continue\r\n\r\n");
+  const char *body = "{\"vcpu_count\":1,\"mem_size_mib\":64}";
+  CHECK (write (fd, body, strlen (body)) == (ssize_t) strlen (body));
+  read_replies (fd, buf, sizeof buf, 1);
+  CHECK_CONTAINS (buf, "HTTP/1.1 204 No Content");
+  close (fd);
+  kill (pid, SIGTERM);
+  CHECK (wait_exit (pid) == 0);
+}
+
+TEST (http_bad_requests_get_400_and_close)
+{
+  char *sock = scratch ("bad.sock");
+  pid_t pid = serve_in_child (sock);
+  char buf[16384];
+  const char *bad[] = {
+    "BLAH\r\n\r\n",
+    "PUT /vsock HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      int fd = connect_to (sock);
+      CHECK (write (fd, bad[i], strlen (bad[i])) == (ssize_t) strlen (bad[i]));
+      read_replies (fd, buf, sizeof buf, 1);
+      CHECK_CONTAINS (buf, "HTTP/1.1 400 Bad Request");
+      CHECK_CONTAINS (buf, "\"fault_message\"");
+      CHECK_CONTAINS (buf, "Connection: close");
+      CHECK (closed_by_peer (fd));
+      close (fd);
+    }
+  /* A client that goes away mid-body, and more clients than the server
+   * serves at once: the server stays up and answers the next one. */
+  int fd = connect_to (sock);
+  const char *half = "PUT /machine-config HTTP/1.1\r\nContent-Length: 500\r\n\r\n{\"vcpu";
+  CHECK (write (fd, half, strlen (half)) == (ssize_t) strlen (half));
+  close (fd);
+  int many[API_HTTP_MAX_CONNS + 4];
+  for (size_t i = 0; i < sizeof many / sizeof many[0]; i++)
+    many[i] = connect_to (sock);
+  for (size_t i = 0; i < sizeof many / sizeof many[0]; i++)
+    close (many[i]);
+  char *out = NULL;
+  CHECK (http (sock, "GET", "/", NULL, &out) == 200);
+  free (out);
   kill (pid, SIGTERM);
   CHECK (wait_exit (pid) == 0);
 }

@@ -1,16 +1,14 @@
-/* The API server: routing, JSON bodies, Firecracker's errors, the
- * libmicrohttpd glue on a Unix socket, and the serve loop that waits for
- * the guest (or a signal) to end it.
- *
- * libmicrohttpd runs with one internal thread: requests are served one at
- * a time, as Firecracker serves them, so the handlers need no locking among
- * themselves. */
+/* The API server: routing, JSON bodies, Firecracker's errors, the Unix
+ * socket, and the serve loop that waits for the guest (or a signal) to end
+ * it.  The HTTP transport (http.c) runs in the API thread and serves
+ * requests one at a time, as Firecracker does, so the handlers need no
+ * locking among themselves. */
 #include "vmm/api/api-internal.h"
+#include "vmm/api/http.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
 #include <errno.h>
-#include <microhttpd.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -263,98 +261,12 @@ int vmm_api_wait (struct vmm_api *api)
   return vm ? vmm_wait (vm) : VMM_EXIT_ERROR;
 }
 
-/* ---- libmicrohttpd ---- */
+/* ---- the transport (http.h) ---- */
 
-struct pending
+static void on_request (void *opaque, const char *method, const char *path, const char *body, size_t len,
+                        unsigned *status, char **response)
 {
-  char *body;
-  size_t len;
-  bool too_large;
-};
-
-static enum MHD_Result send_reply (struct MHD_Connection *conn, unsigned status, char *text)
-{
-  size_t n = text ? strlen (text) : 0;
-  struct MHD_Response *resp = MHD_create_response_from_buffer (n, text ? text : (char *) "", MHD_RESPMEM_MUST_COPY);
-  if (resp == NULL)
-    return MHD_NO;
-  if (text)
-    MHD_add_response_header (resp, "Content-Type", "application/json");
-  enum MHD_Result r = MHD_queue_response (conn, status, resp);
-  MHD_destroy_response (resp);
-  return r;
-}
-
-static enum MHD_Result on_request (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                   const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
-{
-  struct vmm_api *api = cls;
-  (void) version;
-  struct pending *p = *con_cls;
-  if (p == NULL)
-    {
-      p = calloc (1, sizeof *p);
-      if (p == NULL)
-        return MHD_NO;
-      *con_cls = p;
-      return MHD_YES;
-    }
-  if (*upload_size > 0)
-    {
-      /* Keep reading past the limit (so the client gets the answer, not a
-       * reset), but keep nothing. */
-      if (!p->too_large && p->len + *upload_size <= VMM_API_MAX_BODY)
-        {
-          char *nb = realloc (p->body, p->len + *upload_size + 1);
-          if (nb == NULL)
-            return MHD_NO;
-          memcpy (nb + p->len, upload_data, *upload_size);
-          p->body = nb;
-          p->len += *upload_size;
-        }
-      else
-        {
-          p->too_large = true;
-          p->len += *upload_size;
-        }
-      *upload_size = 0;
-      return MHD_YES;
-    }
-  unsigned status;
-  cleanup_free char *text = NULL;
-  if (p->too_large)
-    {
-      status = 400;
-      if (asprintf (&text, "{\"fault_message\":\"Request payload with size %zu is larger than the limit of %d allowed by server.\"}",
-                    p->len, VMM_API_MAX_BODY) < 0)
-        text = NULL;
-    }
-  else
-    vmm_api_handle (api, method, url, p->body, p->len, &status, &text);
-  return send_reply (conn, status, text);
-}
-
-static void on_completed (void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-  (void) cls;
-  (void) conn;
-  (void) toe;
-  struct pending *p = *con_cls;
-  if (p)
-    {
-      free (p->body);
-      free (p);
-    }
-  *con_cls = NULL;
-}
-
-static void on_mhd_log (void *cls, const char *fmt, va_list ap)
-{
-  (void) cls;
-  char buf[512];
-  vsnprintf (buf, sizeof buf, fmt, ap);
-  buf[strcspn (buf, "\n")] = '\0';
-  berth_log (BERTH_LOG_WARNING, "api: %s", buf);
+  vmm_api_handle (opaque, method, path, body, len, status, response);
 }
 
 /* A stale socket (nobody answers) is replaced; anything else at PATH,
@@ -467,20 +379,6 @@ static int serve_loop (struct vmm_api *api, int sig_fd, int *exit_status)
   return -errno;
 }
 
-/* A guest can end before the reply to its own InstanceStart has left (a
- * guest that powers off at once): give open connections up to a second to
- * finish, so the client still gets its answer. */
-static void drain_connections (struct MHD_Daemon *mhd)
-{
-  for (int i = 0; i < 100; i++)
-    {
-      const union MHD_DaemonInfo *info = MHD_get_daemon_info (mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-      if (info == NULL || info->num_connections == 0)
-        return;
-      usleep (10000);
-    }
-}
-
 int vmm_api_serve (const char *sock_path, const struct vm_config *initial, int *exit_status, berth_err *err)
 {
   sigset_t sigs, old;
@@ -505,21 +403,18 @@ int vmm_api_serve (const char *sock_path, const struct vm_config *initial, int *
       vmm_api_free (api);
       return fd;
     }
-  struct MHD_Daemon *mhd
-      = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, api,
-                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_END);
-  if (mhd == NULL)
+  struct api_http *srv = NULL;
+  if (api_http_start (fd, on_request, api, &srv, err) < 0)
     {
-      close (fd);
       unlink (sock_path);
       vmm_api_free (api);
-      return berth_fail (err, 0, "cannot start the API server on %s", sock_path);
+      return berth_error_prefix (err, "cannot start the API server on %s", sock_path);
     }
   berth_log (BERTH_LOG_INFO, "api: listening on %s", sock_path);
   int r = serve_loop (api, sig_fd, exit_status);
-  drain_connections (mhd);
-  MHD_stop_daemon (mhd); /* closes FD too */
+  /* Replies already queued still leave: a guest can end before the reply
+   * to its own InstanceStart is written. */
+  api_http_stop (srv);
   unlink (sock_path);
   /* A guest that is still running (a signal ended us) is left to the
    * process exit: destroying it under its vCPU threads is not safe. */
