@@ -46,6 +46,7 @@ struct dist_response
   char *digest;   /* Docker-Content-Digest */
   char *location;
   char *www_auth; /* WWW-Authenticate */
+  char *link;     /* Link (RFC 5988): the next page of a tag list */
   curl_off_t content_length;
 };
 void dist_response_free (struct dist_response *r);

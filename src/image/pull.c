@@ -396,21 +396,61 @@ static int pull_ref (struct pull_ctx *x, struct dist_client *c, const char *name
 
 /* ---- tags ---- */
 
+/* The next page's URL from a Link header (`<URL>; rel="next"`), on this
+ * registry only: a relative URL is taken against its origin, an absolute
+ * one must start with the client's base (credentials go nowhere else).
+ * NULL when there is no next page or the link is unusable. */
+static char *next_page_url (struct dist_client *c, const char *link)
+{
+  if (link == NULL || strstr (link, "rel=\"next\"") == NULL)
+    return NULL;
+  const char *lt = strchr (link, '<'), *gt = lt ? strchr (lt, '>') : NULL;
+  if (gt == NULL || gt == lt + 1)
+    return NULL;
+  cleanup_free char *target = strndup (lt + 1, (size_t) (gt - lt - 1));
+  char *url = NULL;
+  if (target == NULL)
+    return NULL;
+  if (target[0] == '/' && target[1] != '/')
+    {
+      /* c->base is "scheme://host/v2/": the origin ends before "/v2/". */
+      size_t origin = strlen (c->base) - strlen ("/v2/");
+      if (asprintf (&url, "%.*s%s", (int) origin, c->base, target) < 0)
+        url = NULL;
+    }
+  else if (strncmp (target, c->base, strlen (c->base)) == 0)
+    url = strdup (target);
+  return url;
+}
+
+/* Every tag, following the registry's pagination (Link headers); at most
+ * 1000 pages, so a registry that links in a circle cannot hold us. */
 static int list_tags (struct dist_client *c, const char *familiar, char ***tags, berth_err *err)
 {
   cleanup_free char *url = dist_url (c, "tags/list");
-  struct dist_response r;
-  if (url == NULL)
+  cleanup_json json_t *all = json_array ();
+  if (url == NULL || all == NULL)
     return berth_fail (err, ENOMEM, "tags");
-  int ret = dist_request (c, "GET", url, NULL, NULL, 0, IMG_JSON_MAX, &r, err);
-  if (ret == 0 && r.status != 200)
-    ret = dist_fail_response (&r, familiar, err);
-  cleanup_json json_t *j = ret == 0 ? berth_json_load_buffer (r.body ? r.body : "", r.len, "tag list", err) : NULL;
-  if (ret == 0 && j == NULL)
-    ret = -EINVAL;
+  int ret = 0;
+  for (int page = 0; ret == 0 && url != NULL; page++)
+    {
+      if (page == 1000)
+        return berth_fail_as (err, ELOOP, "%s: the tag list has more than 1000 pages", familiar);
+      struct dist_response r;
+      ret = dist_request (c, "GET", url, NULL, NULL, 0, IMG_JSON_MAX, &r, err);
+      if (ret == 0 && r.status != 200)
+        ret = dist_fail_response (&r, familiar, err);
+      cleanup_json json_t *j = ret == 0 ? berth_json_load_buffer (r.body ? r.body : "", r.len, "tag list", err) : NULL;
+      if (ret == 0 && j == NULL)
+        ret = -EINVAL;
+      if (ret == 0 && berth_json_arr (j, "tags"))
+        json_array_extend (all, berth_json_arr (j, "tags"));
+      free (url);
+      url = ret == 0 ? next_page_url (c, r.link) : NULL;
+      dist_response_free (&r);
+    }
   if (ret == 0)
-    ret = berth_json_strv (berth_json_arr (j, "tags") ? berth_json_arr (j, "tags") : json_array (), tags, "tags", err);
-  dist_response_free (&r);
+    ret = berth_json_strv (all, tags, "tags", err);
   if (ret == 0 && (*tags == NULL || (*tags)[0] == NULL))
     ret = berth_fail_as (err, ENOENT, "%s: the repository has no tags", familiar);
   return ret;

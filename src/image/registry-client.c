@@ -126,6 +126,7 @@ void dist_response_free (struct dist_response *r)
   free (r->digest);
   free (r->location);
   free (r->www_auth);
+  free (r->link);
   memset (r, 0, sizeof *r);
 }
 
@@ -203,12 +204,15 @@ static size_t header_cb (char *buf, size_t size, size_t n, void *opaque)
     { "docker-content-digest:", offsetof (struct dist_response, digest) },
     { "location:", offsetof (struct dist_response, location) },
     { "www-authenticate:", offsetof (struct dist_response, www_auth) },
+    { "link:", offsetof (struct dist_response, link) },
   };
   /* A new status line (a redirect, a 100) starts a new set of headers. */
   if (len > 5 && strncmp (buf, "HTTP/", 5) == 0)
     {
       free (r->www_auth);
       r->www_auth = NULL;
+      free (r->link);
+      r->link = NULL;
     }
   for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++)
     {

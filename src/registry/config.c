@@ -23,7 +23,7 @@ static const struct key keys[] = {
   KEY ("listen", listen),       KEY ("root", root),           KEY ("htpasswd", htpasswd),
   KEY ("token-realm", token_realm), KEY ("token-service", token_service), KEY ("token-issuer", token_issuer),
   KEY ("token-key", token_key), KEY ("tls-cert", tls_cert),   KEY ("tls-key", tls_key),
-  KEY ("log-level", log_level),
+  KEY ("log-level", log_level), KEY ("max-page", max_page),
 };
 
 void reg_usage (void)
@@ -45,6 +45,9 @@ void reg_usage (void)
           "  --tls-key FILE         and this PEM private key\n"
           "  --config FILE          JSON file with the same keys (\"listen\", ...)\n"
           "  --log-level LEVEL      error, warn, info or debug (default info)\n"
+          "  --max-page N           most tags or repositories in one tags/list or\n"
+          "                         catalog page; a Link header points to the next\n"
+          "                         (default 1000)\n"
           "  --help, --version\n");
 }
 
@@ -127,6 +130,16 @@ static int finish (struct reg_config *cfg, bool auth_set, berth_err *err)
     }
   if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
     return berth_fail (err, EINVAL, "--tls-cert and --tls-key go together");
+  cfg->max_page_n = REG_DEFAULT_MAX_PAGE;
+  if (cfg->max_page)
+    {
+      char *end;
+      errno = 0;
+      long n = strtol (cfg->max_page, &end, 10);
+      if (errno || end == cfg->max_page || *end || n < 1 || n > 1000000)
+        return berth_fail (err, EINVAL, "--max-page: expected a number from 1 to 1000000, not '%s'", cfg->max_page);
+      cfg->max_page_n = n;
+    }
   return 0;
 }
 

@@ -73,7 +73,13 @@ struct reg_config
   char *tls_cert;
   char *tls_key;
   char *log_level;
+  char *max_page;      /* the most entries one tags/list or catalog page holds */
+  long max_page_n;     /* max_page parsed (default REG_DEFAULT_MAX_PAGE) */
 };
+
+/* Like distribution's catalog maxentries: a client that asks for no page
+ * size (or a larger one) gets at most this many, and a Link to the rest. */
+#define REG_DEFAULT_MAX_PAGE 1000
 
 struct upload;
 

@@ -22,6 +22,8 @@ json_t *paginate (struct reg_req *req, char **sorted, const char *base_url, char
       if (errno || *e || n < 0)
         n = -1;
     }
+  if (n < 0 || n > req->reg->cfg.max_page_n)
+    n = req->reg->cfg.max_page_n;
   json_t *out = json_array ();
   const char *last_sent = NULL;
   bool more = false;

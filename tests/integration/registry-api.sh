@@ -373,6 +373,19 @@ test_catalog_pagination() {
   assert_json "$HTTP_BODY" '.repositories == ["mid","mid/one"]'
   req GET "http://$R_ADDR/v2/_catalog?n=10&last=mid/one"
   assert_json "$HTTP_BODY" '.repositories == ["zeta"]'
+  # --max-page caps a page whatever the client asks, with a Link to the rest
+  reg_stop "$T/r"
+  reg_start "$T/r" --max-page 3
+  req GET "http://$R_ADDR/v2/_catalog"
+  assert_json "$HTTP_BODY" '.repositories == ["alpha","alpha/two","mid"]'
+  assert_eq '</v2/_catalog?n=3&last=mid>; rel="next"' "$(hdr Link)"
+  req GET "http://$R_ADDR/v2/_catalog?n=100&last=mid"
+  assert_json "$HTTP_BODY" '.repositories == ["mid/one","zeta"]'
+  local bad
+  for bad in 0 -1 x 99999999; do
+    assert_fails "$(registry_bin)" --max-page "$bad" --root "$T/bad" --listen 127.0.0.1:1
+    assert_contains "$OUT" "--max-page"
+  done
 }
 
 test_referrers() {

@@ -211,12 +211,14 @@ test_pull_platform_from_index() {
 }
 
 test_pull_all_tags() {
-  reg_start "$T/r"; defer "reg_stop '$T/r'"
+  # Two tags per page: the client must follow the Link headers.
+  reg_start "$T/r" --max-page 2; defer "reg_stop '$T/r'"
   local repo; repo=$R_ADDR/$(img_name)
   load_image "$repo:one"
   assert_ok dk tag "$repo:one" "$repo:two"
   mkimage -t "$repo:three" "$T/three.tar"; assert_ok dk load -i "$T/three.tar"
   local t; for t in one two three; do assert_ok dk push "$repo:$t"; done
+  assert_contains "$(curl -sS -D - -o /dev/null "http://$R_ADDR/v2/$(img_name)/tags/list")" 'rel="next"' "the tag list is paginated"
   fresh_daemon
   DOCKER_HOST=$D2 assert_ok dk pull --all-tags "$repo"
   assert_contains "$OUT" "one: Pulling from $(img_name)"
