@@ -147,7 +147,7 @@ EOF
   assert_contains "$OUT" "hello from the host" "the RUN ran on the bridge"
   assert_contains "$ERR" "returned a non-zero code: 3"
   no_bridge_ports
-  assert_eq "" "$(dk ps -aq)" "no container left"
+  assert_eq "" "$(dk ps -q)" "no container left running"
 }
 
 test_build_unknown_network_fails() {
