@@ -438,4 +438,85 @@ test_build_context_with_dotdot_is_refused() {
   assert_daemon_answers
 }
 
+# ------------------------------------------------------------ ADD
+
+test_build_add_url_mode_name_and_cache() {
+  local base img d id1
+  base=$(busybox_image); img=$(img_name)
+  mkdir -p "$T/www/sub"
+  printf 'remote v1\n' > "$T/www/sub/hello.txt"
+  chmod 0644 "$T/www/sub/hello.txt"
+  http_serve "$T/www"
+  d=$(ctx <<EOF
+FROM $base
+ADD $HTTP_URL/sub/hello.txt /dl/
+ADD $HTTP_URL/sub/hello.txt?x=1 /named
+CMD ["sh", "-c", "cat /dl/hello.txt /named; stat -c '%a %u:%g' /dl/hello.txt /named"]
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build with ADD of URLs"
+  runi "$img"
+  assert_eq "$(printf 'remote v1\nremote v1\n600 0:0\n600 0:0')" "$OUT" "the downloads: content, mode 0600, root's, named after the URL path or the destination"
+  id1=$(dk image inspect -f '{{.Id}}' "$img")
+  # unchanged remote file: downloaded again, and the cache hits
+  : > "$T/http.log"
+  bld -t "$img" "$d"
+  assert_success "rebuild"
+  assert_eq "$id1" "$(dk image inspect -f '{{.Id}}' "$img")" "an unchanged download hits the cache"
+  assert_match "$(cat "$T/http.log")" 'GET /sub/hello.txt ' "the URL is fetched again on a rebuild"
+  # a changed remote file must not hit a stale cache
+  printf 'remote v2\n' > "$T/www/sub/hello.txt"
+  bld -t "$img" "$d"
+  assert_success "rebuild after the remote file changed"
+  runi "$img"
+  assert_eq "$(printf 'remote v2\nremote v2\n600 0:0\n600 0:0')" "$OUT" "the new content, not a stale cache entry"
+  assert_ne "$id1" "$(dk image inspect -f '{{.Id}}' "$img")" "a new image"
+}
+
+test_build_add_url_not_found() {
+  local base img d before
+  base=$(busybox_image); img=$(img_name)
+  mkdir -p "$T/www"
+  http_serve "$T/www"
+  before=$(image_ids)
+  d=$(ctx <<EOF
+FROM $base
+ADD $HTTP_URL/missing.txt /x
+EOF
+)
+  bld -t "$img" "$d"
+  assert_ne 0 "$RC" "an ADD of a URL answering 404 must fail"
+  assert_contains "$ERR" "$HTTP_URL/missing.txt" "the error names the URL"
+  assert_contains "$ERR" "404" "the error names the status"
+  assert_fails dk image inspect "$img"
+  assert_eq "$before" "$(image_ids)" "no new image"
+}
+
+test_build_add_local_archive_is_extracted() {
+  local base img d
+  base=$(busybox_image); img=$(img_name)
+  mkdir -p "$T/arch/dir" "$T/www"
+  printf 'inside\n' > "$T/arch/dir/a.txt"
+  ln -s a.txt "$T/arch/dir/link"
+  tar -C "$T/arch" -czf "$T/www/arch.tar.gz" dir
+  http_serve "$T/www"
+  # a remote archive is not extracted (Docker's rule)
+  d=$(ctx <<EOF
+FROM $base
+ADD arch.tar.gz /ex/
+ADD plain.tar /ex2
+ADD notar.txt /plain/
+ADD $HTTP_URL/arch.tar.gz /remote/
+EOF
+)
+  cp "$T/www/arch.tar.gz" "$d/"
+  tar -C "$T/arch" -cf "$d/plain.tar" dir
+  printf 'just text\n' > "$d/notar.txt"
+  bld -t "$img" "$d"
+  assert_success "build with ADD of archives"
+  runi "$img" sh -c 'cat /ex/dir/a.txt /ex2/dir/a.txt; readlink /ex/dir/link; cat /plain/notar.txt; ls /remote; test -f /remote/arch.tar.gz && echo file'
+  assert_eq "$(printf 'inside\ninside\na.txt\njust text\narch.tar.gz\nfile')" "$OUT" "local archives extracted, other files and URLs copied as they are"
+}
+
 run_daemon_tests "$@"
