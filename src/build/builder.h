@@ -80,6 +80,8 @@ struct build
   int mounts;         /* counter for step folders */
   const char *dockerignore_text;
   struct dockerignore *ignore;
+  char **pulled;      /* base images pulled by this build (NULL-terminated) */
+  size_t npulled;
 };
 
 /* The stage's "config" object (created if missing). */

@@ -14,6 +14,7 @@
 . "$(dirname "$0")/../lib/daemonlib.sh"
 . "$(dirname "$0")/../lib/containerlib.sh"
 . "$(dirname "$0")/../lib/buildlib.sh"
+. "$(dirname "$0")/../lib/registrylib.sh"
 
 # bld ARGS...: the classic builder through the docker CLI (OUT, ERR, RC).
 export DOCKER_BUILDKIT=0
@@ -517,6 +518,105 @@ EOF
   assert_success "build with ADD of archives"
   runi "$img" sh -c 'cat /ex/dir/a.txt /ex2/dir/a.txt; readlink /ex/dir/link; cat /plain/notar.txt; ls /remote; test -f /remote/arch.tar.gz && echo file'
   assert_eq "$(printf 'inside\ninside\na.txt\njust text\narch.tar.gz\nfile')" "$OUT" "local archives extracted, other files and URLs copied as they are"
+}
+
+# ------------------------------------------------------------ FROM a registry
+
+# push_base NAME [LABEL]: the busybox image (with LABEL v=LABEL in a layer
+# of config only when given) pushed to the test's registry as NAME, and
+# its local tag removed; prints nothing
+push_base() {
+  local name=$1 base d
+  base=$(busybox_image)
+  if [ -n "${2:-}" ]; then
+    d=$(ctx "push$2" <<EOF
+FROM $base
+LABEL v=$2
+EOF
+)
+    bld -q -t "$name" "$d"
+    assert_success "build of the base v$2"
+  else
+    dk tag "$base" "$name" || fail "docker tag"
+  fi
+  cap dk push "$name"
+  assert_success "docker push $name"
+  dk rmi "$name" >/dev/null || fail "docker rmi $name"
+}
+
+test_build_from_pulls_a_missing_base() {
+  local img d remote
+  img=$(img_name)
+  reg_start "$T/r"; defer "reg_stop '$T/r'"
+  remote=$R_ADDR/$(img_name base):v1
+  push_base "$remote"
+  assert_fails dk image inspect "$remote"
+  d=$(ctx <<EOF
+FROM $remote
+RUN echo built > /built
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build FROM an image that is only in the registry"
+  assert_contains "$OUT" "Step 1/2 : FROM $remote"
+  assert_contains "$OUT" "v1: Pulling from $(img_name base)" "pull progress in the build output"
+  assert_contains "$OUT" "Status: Downloaded newer image for $remote" "pull status in the build output"
+  dk image inspect "$remote" >/dev/null || fail "the pulled base is a local image afterwards"
+  runi "$img" cat /built
+  assert_eq "built" "$OUT"
+  # -q: the pull's progress is not printed either
+  dk rmi "$remote" >/dev/null || fail "docker rmi"
+  bld -q --no-cache -t "$img" "$d"
+  assert_success "quiet build with a pull"
+  assert_match "$OUT" '^sha256:[0-9a-f]{64}$' "-q prints only the id"
+}
+
+test_build_pull_flag_gets_a_newer_base() {
+  local img d remote
+  img=$(img_name)
+  reg_start "$T/r"; defer "reg_stop '$T/r'"
+  remote=$R_ADDR/$(img_name base):v1
+  push_base "$remote"
+  d=$(ctx <<EOF
+FROM $remote
+CMD ["true"]
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "first build (pulls v1)"
+  assert_eq "" "$(dk image inspect -f '{{index .Config.Labels "v"}}' "$img")" "built on v1"
+  # the registry gets a newer image under the same name; the local one is v1
+  local old; old=$(dk image inspect -f '{{.Id}}' "$remote")
+  push_base "$remote" 2
+  dk tag "$old" "$remote" || fail "docker tag"
+  bld -t "$img" "$d"
+  assert_success "build without --pull"
+  assert_eq "" "$(dk image inspect -f '{{index .Config.Labels "v"}}' "$img")" "without --pull: the local base"
+  assert_not_contains "$OUT" "Pulling from" "without --pull: no pull"
+  bld --pull -t "$img" "$d"
+  assert_success "build with --pull"
+  assert_contains "$OUT" "Pulling from $(img_name base)" "--pull pulls"
+  assert_eq "2" "$(dk image inspect -f '{{index .Config.Labels "v"}}' "$img")" "with --pull: the registry's newer base"
+  bld --pull -t "$img" "$d"
+  assert_success "build with --pull, base up to date"
+  assert_contains "$OUT" "Status: Image is up to date for $remote"
+}
+
+test_build_from_unknown_remote_image_fails() {
+  local img d before
+  img=$(img_name)
+  reg_start "$T/r"; defer "reg_stop '$T/r'"
+  before=$(image_ids)
+  d=$(ctx <<EOF
+FROM $R_ADDR/$(img_name nosuch):v1
+RUN true
+EOF
+)
+  bld -t "$img" "$d"
+  assert_ne 0 "$RC" "FROM an image no registry has must fail"
+  assert_contains "$ERR" "$(img_name nosuch)" "the error names the image"
+  assert_fails dk image inspect "$img"
+  assert_eq "$before" "$(image_ids)" "no image left behind"
 }
 
 run_daemon_tests "$@"
