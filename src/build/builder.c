@@ -443,9 +443,11 @@ static int base_image (struct build *b, const char *name, struct image_info **in
         return r;
       berth_error_free (err);
     }
+  /* The registry client's error as it is ("manifest for X not found:
+   * ..."), as dockerd reports it. */
   r = berthd_image_pull (b->d, name, NULL, pull_progress, b, err);
   if (r < 0)
-    return berth_error_prefix (err, "pull %s", name);
+    return r;
   char **grown = realloc (b->pulled, (b->npulled + 2) * sizeof *grown);
   if (grown == NULL)
     return berth_fail (err, ENOMEM, "FROM");
