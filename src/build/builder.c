@@ -326,8 +326,17 @@ static int meta_step (struct build *b, struct stage *st, const struct df_instr *
   r = build_cache_hit (b, st, key, err);
   if (r != 0)
     return r < 0 ? r : 0;
-  r = in->kind == DF_WORKDIR ? workdir_step (b, st, created_by, err)
-                                              : build_commit (b, st, created_by, NULL, err);
+  /* dockerd's classic builder commits a metadata step through a created
+   * (never started) container and says so; berth needs none, but prints
+   * the same lines (with an id of its own) so the output reads the same. */
+  char id[65];
+  if (berthd_new_id (id) < 0)
+    return berth_fail (err, EIO, "no random id");
+  r = build_say (b, " ---> Running in %.12s\n", id);
+  if (r == 0)
+    r = in->kind == DF_WORKDIR ? workdir_step (b, st, created_by, err) : build_commit (b, st, created_by, NULL, err);
+  if (r == 0)
+    r = build_say (b, "Removing intermediate container %.12s\n", id);
   if (r == 0)
     cache_put (b, key, st->image_id);
   return r;

@@ -520,6 +520,73 @@ EOF
   assert_eq "$(printf 'inside\ninside\na.txt\njust text\narch.tar.gz\nfile')" "$OUT" "local archives extracted, other files and URLs copied as they are"
 }
 
+# ------------------------------------------------------------ output
+
+# norm_output: OUT with ids as ID, the context size as X, no CRs (the
+# CLI redraws the "Sending build context" line)
+norm_output() {
+  printf '%s\n' "$OUT" | tr -d '\r' | sed -E 's/.*Sending build context/Sending build context/; s/\b[0-9a-f]{12}\b/ID/g; s/daemon  [0-9.]+kB/daemon  XkB/'
+}
+
+# The classic builder's output, line by line (ids as ID), the same from
+# both daemons: a cold build, then a cached one.
+test_build_output_lines_as_dockerd() {
+  local base img d want
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base
+ENV A=1
+RUN echo hi
+COPY f /f
+CMD ["true"]
+EOF
+)
+  echo data > "$d/f"
+  bld -t "$img" "$d"
+  assert_success "build"
+  want="Sending build context to Docker daemon  XkB
+Step 1/5 : FROM $base
+ ---> ID
+Step 2/5 : ENV A=1
+ ---> Running in ID
+Removing intermediate container ID
+ ---> ID
+Step 3/5 : RUN echo hi
+ ---> Running in ID
+hi
+Removing intermediate container ID
+ ---> ID
+Step 4/5 : COPY f /f
+ ---> ID
+Step 5/5 : CMD [\"true\"]
+ ---> Running in ID
+Removing intermediate container ID
+ ---> ID
+Successfully built ID
+Successfully tagged $img:latest"
+  assert_eq "$want" "$(norm_output)" "cold build output"
+  bld -t "$img" "$d"
+  assert_success "rebuild"
+  want="Sending build context to Docker daemon  XkB
+Step 1/5 : FROM $base
+ ---> ID
+Step 2/5 : ENV A=1
+ ---> Using cache
+ ---> ID
+Step 3/5 : RUN echo hi
+ ---> Using cache
+ ---> ID
+Step 4/5 : COPY f /f
+ ---> Using cache
+ ---> ID
+Step 5/5 : CMD [\"true\"]
+ ---> Using cache
+ ---> ID
+Successfully built ID
+Successfully tagged $img:latest"
+  assert_eq "$want" "$(norm_output)" "cached build output"
+}
+
 # ------------------------------------------------------------ FROM a registry
 
 # push_base NAME [LABEL]: the busybox image (with LABEL v=LABEL in a layer
