@@ -2,6 +2,7 @@
  * builder output ("Step 2/5 : RUN ...", " ---> 1a2b3c4d5e6f"), the final
  * image made visible and tagged. */
 #include "build/builder.h"
+#include "daemon/image-pull.h"
 #include "daemon/daemon.h"
 #include "image/image.h"
 #include "common/cleanup.h"
@@ -325,8 +326,17 @@ static int meta_step (struct build *b, struct stage *st, const struct df_instr *
   r = build_cache_hit (b, st, key, err);
   if (r != 0)
     return r < 0 ? r : 0;
-  r = in->kind == DF_WORKDIR ? workdir_step (b, st, created_by, err)
-                                              : build_commit (b, st, created_by, NULL, err);
+  /* dockerd's classic builder commits a metadata step through a created
+   * (never started) container and says so; berth needs none, but prints
+   * the same lines (with an id of its own) so the output reads the same. */
+  char id[65];
+  if (berthd_new_id (id) < 0)
+    return berth_fail (err, EIO, "no random id");
+  r = build_say (b, " ---> Running in %.12s\n", id);
+  if (r == 0)
+    r = in->kind == DF_WORKDIR ? workdir_step (b, st, created_by, err) : build_commit (b, st, created_by, NULL, err);
+  if (r == 0)
+    r = build_say (b, "Removing intermediate container %.12s\n", id);
   if (r == 0)
     cache_put (b, key, st->image_id);
   return r;
@@ -400,6 +410,64 @@ static int run_triggers (struct build *b, struct stage *st, berth_err *err)
   return r;
 }
 
+/* Pull progress into the build's output, as dockerd streams it (the
+ * registry's JSON messages as they are; nothing but the liveness check
+ * with -q). */
+static int pull_progress (void *opaque, json_t *msg)
+{
+  struct build *b = opaque;
+  if (b->req->quiet)
+    return b->req->emit (b->req->opaque, NULL);
+  return b->req->emit (b->req->opaque, msg);
+}
+
+/* An image id ("sha256:<hex>" or 64 hex) names a local image only. */
+static bool is_image_id (const char *name)
+{
+  if (strncmp (name, "sha256:", 7) == 0)
+    return true;
+  return strlen (name) == 64 && strspn (name, "0123456789abcdef") == 64;
+}
+
+static int lookup_local (struct build *b, const char *name, struct image_info **info, berth_err *err)
+{
+  pthread_mutex_lock (&b->d->image_lock);
+  int r = image_lookup (b->d->images, name, info, err);
+  pthread_mutex_unlock (&b->d->image_lock);
+  return r;
+}
+
+/* FROM's base image: the local one, pulled first when it is missing (or
+ * with --pull, once per name and build, as dockerd's classic builder). */
+static int base_image (struct build *b, const char *name, struct image_info **info, berth_err *err)
+{
+  bool pulled = false;
+  for (char **p = b->pulled; p && *p; p++)
+    pulled |= strcmp (*p, name) == 0;
+  int r = 0;
+  if (!b->req->pull || pulled || is_image_id (name))
+    {
+      r = lookup_local (b, name, info, err);
+      if (r != -ENOENT || is_image_id (name) || pulled)
+        return r;
+      berth_error_free (err);
+    }
+  /* The registry client's error as it is ("manifest for X not found:
+   * ..."), as dockerd reports it. */
+  r = berthd_image_pull (b->d, name, NULL, pull_progress, b, err);
+  if (r < 0)
+    return r;
+  char **grown = realloc (b->pulled, (b->npulled + 2) * sizeof *grown);
+  if (grown == NULL)
+    return berth_fail (err, ENOMEM, "FROM");
+  b->pulled = grown;
+  b->pulled[b->npulled] = strdup (name);
+  b->pulled[b->npulled + 1] = NULL;
+  if (b->pulled[b->npulled])
+    b->npulled++;
+  return lookup_local (b, name, info, err);
+}
+
 static int from_step (struct build *b, struct stage *st, const struct df_stage *ds, berth_err *err)
 {
   cleanup_strv char **env = meta_env (b);
@@ -434,21 +502,9 @@ static int from_step (struct build *b, struct stage *st, const struct df_stage *
   else
     {
       struct image_info *info = NULL;
-      pthread_mutex_lock (&b->d->image_lock);
-      r = image_lookup (b->d->images, base, &info, err);
-      pthread_mutex_unlock (&b->d->image_lock);
+      r = base_image (b, base, &info, err);
       if (r < 0)
-        {
-          if (r == -ENOENT)
-            {
-              berth_error_free (err);
-              return berth_fail_as (err, ENOENT,
-                                    "pull access denied for %s: berthd builds only FROM local images "
-                                    "(load or pull %s first)",
-                                    base, base);
-            }
-          return r;
-        }
+        return r;
       id = strdup (info->id);
       st->image = json_deep_copy (info->config);
       image_info_free (info);
@@ -638,6 +694,7 @@ static void build_free (struct build *b)
   free (b->stages);
   cleanup_strvp (&b->meta_args);
   cleanup_strvp (&b->used_args);
+  cleanup_strvp (&b->pulled);
   if (b->ignore)
     dockerignore_free (b->ignore);
   if (b->df)

@@ -30,6 +30,13 @@ struct build_request
   bool no_cache;
   bool quiet;               /* -q: no step output, only the id at the end */
   bool force_rm;            /* kept for the API: step containers always go */
+  /* RUN's network: "default" (or NULL, ""), "bridge", "host", "none" or a
+   * network's name, as HostConfig.NetworkMode of `docker run`;
+   * container:<id> is refused. */
+  const char *network_mode;
+  /* --pull: FROM pulls the base image even when it is local (a missing
+   * one is always pulled). */
+  bool pull;
   /* Output: EMIT gets each JSON message ({"stream": ...}, {"aux": ...});
    * it returns -EPIPE once the client has gone (the build stops). */
   int (*emit) (void *opaque, json_t *msg);
@@ -73,6 +80,8 @@ struct build
   int mounts;         /* counter for step folders */
   const char *dockerignore_text;
   struct dockerignore *ignore;
+  char **pulled;      /* base images pulled by this build (NULL-terminated) */
+  size_t npulled;
 };
 
 /* The stage's "config" object (created if missing). */

@@ -1,10 +1,14 @@
 /* RUN: the command runs in a container of berth's runtime (`runtime run`
  * in the foreground, its output streamed to the client as it comes) on
  * the step's root, with the stage's env (plus the build args in scope),
- * user and working folder; network "none" (see docs/build.md).  The
- * upper folder then becomes the step's layer. */
+ * user and working folder, on the build's network (`--network`, default
+ * the default bridge) set up by berthd's network code as for a container
+ * started with that network mode.  The upper folder then becomes the
+ * step's layer. */
 #include "build/builder.h"
+#include "daemon/container.h"
 #include "daemon/container-internal.h"
+#include "daemon/network.h"
 #include "daemon/spec-gen.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -100,8 +104,60 @@ static char *run_created_by (json_t *cmd, char **args)
   return asprintf (&out, "|%zu%s %s", n, prefix, words) < 0 ? NULL : out;
 }
 
+/* The step container's networking, made and undone by berthd's network
+ * code (network.h) through a container object that lives only for the
+ * step: the same sandbox, endpoint, /etc/hosts lines and resolv.conf as
+ * `docker run --network MODE` gets. */
+struct step_net
+{
+  struct container c;
+  char *netns;   /* the sandbox to join, or NULL (host) */
+  char *hosts;   /* the endpoint's /etc/hosts lines */
+  bool up;
+};
+
+static int step_net_up (struct build *b, const char *id, json_t *config, struct step_net *n, berth_err *err)
+{
+  const char *mode = b->req->network_mode && *b->req->network_mode ? b->req->network_mode : "default";
+  if (strncmp (mode, "container:", 10) == 0)
+    return berth_fail_as (err, EINVAL, "network mode %s is not supported for builds", mode);
+  cleanup_json json_t *hc_in = json_pack ("{s:s}", "NetworkMode", mode);
+  if (hc_in == NULL)
+    return berth_fail (err, ENOMEM, "RUN");
+  int r = host_config_normalize (hc_in, &n->c.host_config, err);
+  if (r == 0)
+    r = network_container_prepare (b->d, n->c.host_config, NULL, &n->c.net_settings, err);
+  if (r < 0)
+    return r;
+  snprintf (n->c.id, sizeof n->c.id, "%s", id);
+  if (asprintf (&n->c.name, "/%.12s", id) < 0)
+    return berth_fail (err, ENOMEM, "RUN");
+  n->c.config = json_incref (config);
+  r = network_container_up (b->d, &n->c, &n->netns, err);
+  if (r < 0)
+    return berth_error_prefix (err, "RUN: network");
+  n->up = true;
+  n->hosts = network_hosts_lines (b->d, &n->c);
+  return 0;
+}
+
+/* Idempotent; also after a failed step_net_up. */
+static void step_net_down (struct build *b, struct step_net *n)
+{
+  if (n->up)
+    network_container_down (b->d, &n->c);
+  n->up = false;
+  free (n->netns);
+  free (n->hosts);
+  free (n->c.name);
+  json_decref (n->c.config);
+  json_decref (n->c.host_config);
+  json_decref (n->c.net_settings);
+  memset (n, 0, sizeof *n);
+}
+
 static int write_spec (struct build *b, struct stage *st, struct step_root *root, const char *id, json_t *cmd,
-                       char **args, berth_err *err)
+                       char **args, struct step_net *net, berth_err *err)
 {
   json_t *config = stage_config (st);
   json_t *env = json_array ();
@@ -117,26 +173,26 @@ static int write_spec (struct build *b, struct stage *st, struct step_root *root
                                       json_string_value (json_object_get (config, "User")) ?: "", "WorkingDir",
                                       json_string_value (json_object_get (config, "WorkingDir")) ?: "",
                                       "Hostname", host);
-  cleanup_json json_t *hc_in = json_pack ("{s:s}", "NetworkMode", "none");
-  cleanup_json json_t *hc = NULL, *spec = NULL;
+  cleanup_json json_t *spec = NULL;
   cleanup_free char *cgroups = NULL, *path = NULL;
-  if (c == NULL || hc_in == NULL || asprintf (&cgroups, "/berth/%s", id) < 0
-      || asprintf (&path, "%s/config.json", root->dir) < 0)
+  if (c == NULL || asprintf (&cgroups, "/berth/%s", id) < 0 || asprintf (&path, "%s/config.json", root->dir) < 0)
     return berth_fail (err, ENOMEM, "RUN");
-  int r = host_config_normalize (hc_in, &hc, err);
+  int r = step_net_up (b, id, c, net, err);
   if (r < 0)
     return r;
   struct spec_input in = {
     .id = id,
     .config = c,
-    .host_config = hc,
+    .host_config = net->c.host_config,
     .rootfs = root->rootfs,
     .container_dir = root->dir,
     .cgroups_path = cgroups,
+    .shared_netns = net->netns,
+    .hosts_extra = net->hosts,
+    .embedded_dns = network_container_uses_dns (b->d, &net->c),
   };
   if (spec_generate (&in, &spec, err) < 0)
     return -EINVAL;
-  (void) b;
   return berth_json_write_file (path, spec, err);
 }
 
@@ -224,14 +280,17 @@ int build_run_step (struct build *b, struct stage *st, const struct df_instr *in
   if (berthd_new_id (id) < 0)
     return berth_fail (err, EIO, "RUN: no random id");
   struct step_root root;
+  struct step_net net = { 0 };
   r = step_root_mount (b, st->image_id, true, &root, err);
   if (r == 0)
-    r = write_spec (b, st, &root, id, cmd, args, err);
+    r = write_spec (b, st, &root, id, cmd, args, &net, err);
   if (r == 0)
     r = build_say (b, " ---> Running in %.12s\n", id);
   int status = 0;
   if (r == 0)
     r = run_container (b, &root, id, &status, err);
+  /* The endpoint goes with the step, whatever happened to it. */
+  step_net_down (b, &net);
   if (r == 0 && status != 0)
     {
       cleanup_free char *words = join_words (cmd);

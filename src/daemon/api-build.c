@@ -4,8 +4,8 @@
  * before the reply starts, so a hostile context is a plain 400; the build
  * then streams Docker's JSON messages.  Query parameters the classic
  * builder would take and berth does not use (cpu and memory limits of the
- * step containers, networkmode, extrahosts, squash...) are accepted and
- * ignored, as dockerd ignores what it does not know. */
+ * step containers, extrahosts, squash...) are accepted and ignored, as
+ * dockerd ignores what it does not know. */
 #include "build/builder.h"
 #include "daemon/daemon.h"
 #include "image/image.h"
@@ -29,7 +29,8 @@ struct build_job
   json_t *build_args;
   json_t *labels;
   char *target;
-  bool no_cache, quiet, force_rm;
+  char *network_mode;
+  bool no_cache, quiet, force_rm, pull;
   struct stream_out *out;
 };
 
@@ -46,6 +47,7 @@ static void job_free (void *p)
   json_decref (j->build_args);
   json_decref (j->labels);
   free (j->target);
+  free (j->network_mode);
   free (j);
 }
 
@@ -94,6 +96,8 @@ static void run_build (struct stream_out *out, void *ctx)
     .no_cache = j->no_cache,
     .quiet = j->quiet,
     .force_rm = j->force_rm,
+    .network_mode = j->network_mode,
+    .pull = j->pull,
     .emit = emit,
     .opaque = j,
     .exit_code = &code,
@@ -164,6 +168,9 @@ static int job_prepare (struct request *req, struct build_job *j, berth_err *err
   j->no_cache = request_query_bool (req, "nocache", false);
   j->quiet = request_query_bool (req, "q", false);
   j->force_rm = request_query_bool (req, "forcerm", false);
+  j->pull = request_query_bool (req, "pull", false);
+  const char *net = request_query (req, "networkmode");
+  j->network_mode = strdup (net && *net ? net : "default");
   int r = check_tags (j->tags, err);
   if (r == 0)
     r = query_object (req, "buildargs", &j->build_args, err);

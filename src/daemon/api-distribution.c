@@ -11,6 +11,7 @@
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/image-worker.h"
+#include "daemon/image-pull.h"
 #include "image/distribution.h"
 #include "image/image.h"
 #include "common/cleanup.h"
@@ -75,13 +76,13 @@ static int write_json (struct stream_out *out, json_t *j)
 }
 
 /* Record the pulled images under the store lock; the final status. */
-static int record_pulled (struct dist_stream *x, json_t *res, json_t **status, berth_err *err)
+static int record_pulled (struct berthd *d, const char *shown, json_t *res, json_t **status, berth_err *err)
 {
   bool fresh_any = false;
   size_t i;
   json_t *img;
   int r = 0;
-  pthread_mutex_lock (&x->d->image_lock);
+  pthread_mutex_lock (&d->image_lock);
   json_array_foreach (berth_json_arr (res, "images"), i, img)
     {
       cleanup_strv char **keys = NULL;
@@ -89,19 +90,19 @@ static int record_pulled (struct dist_stream *x, json_t *res, json_t **status, b
       const char *id = berth_json_str (img, "id"), *manifest = berth_json_str (img, "manifest");
       r = berth_json_strv (berth_json_arr (img, "keys"), &keys, "image worker", err);
       if (r == 0)
-        r = image_record (x->d->images, id ? id : "", manifest ? manifest : "", keys, &fresh, err);
+        r = image_record (d->images, id ? id : "", manifest ? manifest : "", keys, &fresh, err);
       if (r < 0)
         break;
       fresh_any |= fresh;
-      json_t *attrs = json_pack ("{s:s}", "name", x->shown);
-      events_emit (x->d->events, "image", "pull", x->shown, attrs);
+      json_t *attrs = json_pack ("{s:s}", "name", shown);
+      events_emit (d->events, "image", "pull", shown, attrs);
     }
-  pthread_mutex_unlock (&x->d->image_lock);
+  pthread_mutex_unlock (&d->image_lock);
   if (r < 0)
     return r;
   cleanup_free char *text = NULL;
   if (asprintf (&text, "Status: %s for %s", fresh_any ? "Downloaded newer image" : "Image is up to date",
-                x->shown) < 0)
+                shown) < 0)
     return berth_fail (err, ENOMEM, "pull");
   *status = json_pack ("{s:s}", "status", text);
   return 0;
@@ -114,7 +115,7 @@ static void finish_stream (struct stream_out *out, struct dist_stream *x)
   int r = res ? 0 : image_worker_finish (&x->run, &res, &err);
   json_t *last = NULL;
   if (r == 0 && x->pull)
-    r = record_pulled (x, res, &last, &err);
+    r = record_pulled (x->d, x->shown, res, &last, &err);
   if (res)
     json_decref (res);
   if (r < 0)
@@ -315,4 +316,55 @@ void api_auth (struct request *req, struct reply *rep)
   if (r < 0)
     return reply_berth_error (rep, &err);
   reply_json (rep, 200, json_pack ("{s:s,s:s}", "Status", "Login Succeeded", "IdentityToken", ""));
+}
+
+/* ---- a pull for berthd itself (image-pull.h) ---- */
+
+/* Each complete line of the worker's progress as a JSON message. */
+static int forward_progress (int fd, int (*progress) (void *, json_t *), void *opaque)
+{
+  FILE *f = fdopen (dup (fd), "r");
+  if (f == NULL)
+    return -errno;
+  char *line = NULL;
+  size_t cap = 0;
+  int r = 0;
+  while (getline (&line, &cap, f) > 0)
+    {
+      cleanup_json json_t *msg = json_loads (line, 0, NULL);
+      if (r == 0 && msg && progress && progress (opaque, msg) == -EPIPE)
+        r = -EPIPE;
+    }
+  free (line);
+  fclose (f);
+  return r;
+}
+
+int berthd_image_pull (struct berthd *d, const char *name, json_t *secret, int (*progress) (void *opaque, json_t *msg),
+                void *opaque, berth_err *err)
+{
+  struct image_ref parsed = { 0 };
+  if (image_ref_parse (name, &parsed, err) < 0)
+    return -EINVAL;
+  cleanup_free char *ref = image_ref_familiar (&parsed);
+  image_ref_free (&parsed);
+  cleanup_json json_t *args = worker_args (d);
+  if (ref == NULL || args == NULL)
+    return berth_fail (err, ENOMEM, "pull");
+  json_object_set_new (args, "ref", json_string (ref));
+  json_object_set_new (args, "all_tags", json_false ());
+  struct image_worker_run run;
+  int r = image_worker_start (d, "pull", args, secret, &run, err);
+  if (r < 0)
+    return r;
+  /* A reader that went away: the pull stops (the worker rolls back). */
+  if (forward_progress (run.progress_fd, progress, opaque) == -EPIPE)
+    image_worker_cancel (&run);
+  cleanup_json json_t *res = NULL, *status = NULL;
+  r = image_worker_finish (&run, &res, err);
+  if (r == 0)
+    r = record_pulled (d, ref, res, &status, err);
+  if (r == 0 && status && progress)
+    progress (opaque, status);
+  return r;
 }

@@ -14,6 +14,7 @@
 . "$(dirname "$0")/../lib/daemonlib.sh"
 . "$(dirname "$0")/../lib/containerlib.sh"
 . "$(dirname "$0")/../lib/buildlib.sh"
+. "$(dirname "$0")/../lib/registrylib.sh"
 
 # bld ARGS...: the classic builder through the docker CLI (OUT, ERR, RC).
 export DOCKER_BUILDKIT=0
@@ -436,6 +437,253 @@ test_build_context_with_dotdot_is_refused() {
   assert_not_exists "$DAEMON_DIR/escape" "written outside"
   assert_not_exists "$DAEMON_DIR/data/escape" "written outside"
   assert_daemon_answers
+}
+
+# ------------------------------------------------------------ ADD
+
+test_build_add_url_mode_name_and_cache() {
+  local base img d id1
+  base=$(busybox_image); img=$(img_name)
+  mkdir -p "$T/www/sub"
+  printf 'remote v1\n' > "$T/www/sub/hello.txt"
+  chmod 0644 "$T/www/sub/hello.txt"
+  http_serve "$T/www"
+  d=$(ctx <<EOF
+FROM $base
+ADD $HTTP_URL/sub/hello.txt /dl/
+ADD $HTTP_URL/sub/hello.txt?x=1 /named
+CMD ["sh", "-c", "cat /dl/hello.txt /named; stat -c '%a %u:%g' /dl/hello.txt /named"]
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build with ADD of URLs"
+  runi "$img"
+  assert_eq "$(printf 'remote v1\nremote v1\n600 0:0\n600 0:0')" "$OUT" "the downloads: content, mode 0600, root's, named after the URL path or the destination"
+  id1=$(dk image inspect -f '{{.Id}}' "$img")
+  # unchanged remote file: downloaded again, and the cache hits
+  : > "$T/http.log"
+  bld -t "$img" "$d"
+  assert_success "rebuild"
+  assert_eq "$id1" "$(dk image inspect -f '{{.Id}}' "$img")" "an unchanged download hits the cache"
+  assert_match "$(cat "$T/http.log")" 'GET /sub/hello.txt ' "the URL is fetched again on a rebuild"
+  # a changed remote file must not hit a stale cache
+  printf 'remote v2\n' > "$T/www/sub/hello.txt"
+  bld -t "$img" "$d"
+  assert_success "rebuild after the remote file changed"
+  runi "$img"
+  assert_eq "$(printf 'remote v2\nremote v2\n600 0:0\n600 0:0')" "$OUT" "the new content, not a stale cache entry"
+  assert_ne "$id1" "$(dk image inspect -f '{{.Id}}' "$img")" "a new image"
+}
+
+test_build_add_url_not_found() {
+  local base img d before
+  base=$(busybox_image); img=$(img_name)
+  mkdir -p "$T/www"
+  http_serve "$T/www"
+  before=$(image_ids)
+  d=$(ctx <<EOF
+FROM $base
+ADD $HTTP_URL/missing.txt /x
+EOF
+)
+  bld -t "$img" "$d"
+  assert_ne 0 "$RC" "an ADD of a URL answering 404 must fail"
+  assert_contains "$ERR" "$HTTP_URL/missing.txt" "the error names the URL"
+  assert_contains "$ERR" "404" "the error names the status"
+  assert_fails dk image inspect "$img"
+  assert_eq "$before" "$(image_ids)" "no new image"
+}
+
+test_build_add_local_archive_is_extracted() {
+  local base img d
+  base=$(busybox_image); img=$(img_name)
+  mkdir -p "$T/arch/dir" "$T/www"
+  printf 'inside\n' > "$T/arch/dir/a.txt"
+  ln -s a.txt "$T/arch/dir/link"
+  tar -C "$T/arch" -czf "$T/www/arch.tar.gz" dir
+  http_serve "$T/www"
+  # a remote archive is not extracted (Docker's rule)
+  d=$(ctx <<EOF
+FROM $base
+ADD arch.tar.gz /ex/
+ADD plain.tar /ex2
+ADD notar.txt /plain/
+ADD $HTTP_URL/arch.tar.gz /remote/
+EOF
+)
+  cp "$T/www/arch.tar.gz" "$d/"
+  tar -C "$T/arch" -cf "$d/plain.tar" dir
+  printf 'just text\n' > "$d/notar.txt"
+  bld -t "$img" "$d"
+  assert_success "build with ADD of archives"
+  runi "$img" sh -c 'cat /ex/dir/a.txt /ex2/dir/a.txt; readlink /ex/dir/link; cat /plain/notar.txt; ls /remote; test -f /remote/arch.tar.gz && echo file'
+  assert_eq "$(printf 'inside\ninside\na.txt\njust text\narch.tar.gz\nfile')" "$OUT" "local archives extracted, other files and URLs copied as they are"
+}
+
+# ------------------------------------------------------------ output
+
+# norm_output: OUT with ids as ID, the context size as X, no CRs (the
+# CLI redraws the "Sending build context" line)
+norm_output() {
+  printf '%s\n' "$OUT" | tr -d '\r' | sed -E 's/.*Sending build context/Sending build context/; s/\b[0-9a-f]{12}\b/ID/g; s/daemon  [0-9.]+kB/daemon  XkB/'
+}
+
+# The classic builder's output, line by line (ids as ID), the same from
+# both daemons: a cold build, then a cached one.
+test_build_output_lines_as_dockerd() {
+  local base img d want
+  base=$(busybox_image); img=$(img_name)
+  d=$(ctx <<EOF
+FROM $base
+ENV A=1
+RUN echo hi
+COPY f /f
+CMD ["true"]
+EOF
+)
+  echo data > "$d/f"
+  bld -t "$img" "$d"
+  assert_success "build"
+  want="Sending build context to Docker daemon  XkB
+Step 1/5 : FROM $base
+ ---> ID
+Step 2/5 : ENV A=1
+ ---> Running in ID
+Removing intermediate container ID
+ ---> ID
+Step 3/5 : RUN echo hi
+ ---> Running in ID
+hi
+Removing intermediate container ID
+ ---> ID
+Step 4/5 : COPY f /f
+ ---> ID
+Step 5/5 : CMD [\"true\"]
+ ---> Running in ID
+Removing intermediate container ID
+ ---> ID
+Successfully built ID
+Successfully tagged $img:latest"
+  assert_eq "$want" "$(norm_output)" "cold build output"
+  bld -t "$img" "$d"
+  assert_success "rebuild"
+  want="Sending build context to Docker daemon  XkB
+Step 1/5 : FROM $base
+ ---> ID
+Step 2/5 : ENV A=1
+ ---> Using cache
+ ---> ID
+Step 3/5 : RUN echo hi
+ ---> Using cache
+ ---> ID
+Step 4/5 : COPY f /f
+ ---> Using cache
+ ---> ID
+Step 5/5 : CMD [\"true\"]
+ ---> Using cache
+ ---> ID
+Successfully built ID
+Successfully tagged $img:latest"
+  assert_eq "$want" "$(norm_output)" "cached build output"
+}
+
+# ------------------------------------------------------------ FROM a registry
+
+# push_base NAME [LABEL]: the busybox image (with LABEL v=LABEL in a layer
+# of config only when given) pushed to the test's registry as NAME, and
+# its local tag removed; prints nothing
+push_base() {
+  local name=$1 base d
+  base=$(busybox_image)
+  if [ -n "${2:-}" ]; then
+    d=$(ctx "push$2" <<EOF
+FROM $base
+LABEL v=$2
+EOF
+)
+    bld -q -t "$name" "$d"
+    assert_success "build of the base v$2"
+  else
+    dk tag "$base" "$name" || fail "docker tag"
+  fi
+  cap dk push "$name"
+  assert_success "docker push $name"
+  dk rmi "$name" >/dev/null || fail "docker rmi $name"
+}
+
+test_build_from_pulls_a_missing_base() {
+  local img d remote
+  img=$(img_name)
+  reg_start "$T/r"; defer "reg_stop '$T/r'"
+  remote=$R_ADDR/$(img_name base):v1
+  push_base "$remote"
+  assert_fails dk image inspect "$remote"
+  d=$(ctx <<EOF
+FROM $remote
+RUN echo built > /built
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build FROM an image that is only in the registry"
+  assert_contains "$OUT" "Step 1/2 : FROM $remote"
+  assert_contains "$OUT" "v1: Pulling from $(img_name base)" "pull progress in the build output"
+  assert_contains "$OUT" "Status: Downloaded newer image for $remote" "pull status in the build output"
+  dk image inspect "$remote" >/dev/null || fail "the pulled base is a local image afterwards"
+  runi "$img" cat /built
+  assert_eq "built" "$OUT"
+  # -q: the pull's progress is not printed either
+  dk rmi "$remote" >/dev/null || fail "docker rmi"
+  bld -q --no-cache -t "$img" "$d"
+  assert_success "quiet build with a pull"
+  assert_match "$OUT" '^sha256:[0-9a-f]{64}$' "-q prints only the id"
+}
+
+test_build_pull_flag_gets_a_newer_base() {
+  local img d remote
+  img=$(img_name)
+  reg_start "$T/r"; defer "reg_stop '$T/r'"
+  remote=$R_ADDR/$(img_name base):v1
+  push_base "$remote"
+  d=$(ctx <<EOF
+FROM $remote
+CMD ["true"]
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "first build (pulls v1)"
+  assert_eq "" "$(dk image inspect -f '{{index .Config.Labels "v"}}' "$img")" "built on v1"
+  # the registry gets a newer image under the same name; the local one is v1
+  local old; old=$(dk image inspect -f '{{.Id}}' "$remote")
+  push_base "$remote" 2
+  dk tag "$old" "$remote" || fail "docker tag"
+  bld -t "$img" "$d"
+  assert_success "build without --pull"
+  assert_eq "" "$(dk image inspect -f '{{index .Config.Labels "v"}}' "$img")" "without --pull: the local base"
+  assert_not_contains "$OUT" "Pulling from" "without --pull: no pull"
+  bld --pull -t "$img" "$d"
+  assert_success "build with --pull"
+  assert_contains "$OUT" "Pulling from $(img_name base)" "--pull pulls"
+  assert_eq "2" "$(dk image inspect -f '{{index .Config.Labels "v"}}' "$img")" "with --pull: the registry's newer base"
+  bld --pull -t "$img" "$d"
+  assert_success "build with --pull, base up to date"
+  assert_contains "$OUT" "Status: Image is up to date for $remote"
+}
+
+test_build_from_unknown_remote_image_fails() {
+  local img d before
+  img=$(img_name)
+  reg_start "$T/r"; defer "reg_stop '$T/r'"
+  before=$(image_ids)
+  d=$(ctx <<EOF
+FROM $R_ADDR/$(img_name nosuch):v1
+RUN true
+EOF
+)
+  bld -t "$img" "$d"
+  assert_ne 0 "$RC" "FROM an image no registry has must fail"
+  assert_contains "$ERR" "$(img_name nosuch)" "the error names the image"
+  assert_fails dk image inspect "$img"
+  assert_eq "$before" "$(image_ids)" "no image left behind"
 }
 
 run_daemon_tests "$@"

@@ -32,6 +32,7 @@ struct build_opts {
   json_t *buildargs;  /* object */
   json_t *labels;     /* object */
   const char *target;
+  const char *network;  /* --network, NULL: the daemon's default */
   const char *iidfile;
   bool no_cache, pull, quiet, rm, force_rm;
   const char *context;
@@ -452,7 +453,7 @@ static int parse_kv (json_t *obj, const char *arg, bool from_env)
   return json_object_set_new (obj, key, json_string (eq + 1));
 }
 
-enum { OPT_BUILD_ARG = 256, OPT_TARGET, OPT_NO_CACHE, OPT_PULL, OPT_LABEL, OPT_IIDFILE, OPT_RM, OPT_FORCE_RM };
+enum { OPT_BUILD_ARG = 256, OPT_TARGET, OPT_NO_CACHE, OPT_PULL, OPT_LABEL, OPT_IIDFILE, OPT_RM, OPT_FORCE_RM, OPT_NETWORK };
 
 static int parse_options (int argc, char **argv, struct build_opts *o)
 {
@@ -468,6 +469,7 @@ static int parse_options (int argc, char **argv, struct build_opts *o)
     { "iidfile", required_argument, NULL, OPT_IIDFILE },
     { "rm", optional_argument, NULL, OPT_RM },
     { "force-rm", optional_argument, NULL, OPT_FORCE_RM },
+    { "network", required_argument, NULL, OPT_NETWORK },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -514,6 +516,9 @@ static int parse_options (int argc, char **argv, struct build_opts *o)
         case OPT_FORCE_RM:
           o->force_rm = flag;
           break;
+        case OPT_NETWORK:
+          o->network = optarg;
+          break;
         case 'h':
           printf ("usage: berth build [OPTIONS] PATH | -\n"
                   "  -t, --tag NAME[:TAG]    name the image (repeatable)\n"
@@ -523,6 +528,7 @@ static int parse_options (int argc, char **argv, struct build_opts *o)
                   "      --label K=V         a label on the image (repeatable)\n"
                   "      --no-cache          do not use the layer cache\n"
                   "      --pull              always pull the base images\n"
+                  "      --network MODE      RUN's network: default, bridge, host, none or a network\n"
                   "  -q, --quiet             print only the image id\n"
                   "      --iidfile FILE      write the image id to FILE\n"
                   "      --rm[=false], --force-rm  remove intermediate containers\n");
@@ -566,6 +572,7 @@ static char *build_query (const struct build_opts *o, const char *dockerfile)
     query_add (&q, "pull", "1");
   if (o->target)
     query_add (&q, "target", o->target);
+  query_add (&q, "networkmode", o->network ? o->network : "default");
   cleanup_free char *args = json_dumps (o->buildargs, JSON_COMPACT);
   cleanup_free char *labels = json_dumps (o->labels, JSON_COMPACT);
   query_add (&q, "buildargs", args ? args : "{}");
