@@ -41,12 +41,13 @@ int boot_write_page_tables (const struct guest_mem *m, berth_err *err)
 
 int boot_write_gdt (const struct guest_mem *m, bool code32, berth_err *err)
 {
-  /* null, code (64-bit or 32-bit, DPL 0), data, TSS: as Firecracker */
+  /* null, code (64-bit or 32-bit, DPL 0), data, TSS: as Firecracker; the
+   * PVH ABI's TSS has limit 0x67 (byte granular) */
   uint64_t gdt[4] = {
     0,
     boot_gdt_entry (code32 ? BOOT_GDT_CODE32 : BOOT_GDT_CODE64, 0, 0xfffff),
     boot_gdt_entry (BOOT_GDT_DATA, 0, 0xfffff),
-    boot_gdt_entry (BOOT_GDT_TSS, 0, 0xfffff),
+    code32 ? boot_gdt_entry (BOOT_GDT_TSS32, 0, BOOT_PVH_TSS_LIMIT) : boot_gdt_entry (BOOT_GDT_TSS, 0, 0xfffff),
   };
   uint64_t idt = 0;
   int r = guest_mem_write (m, BOOT_GDT_ADDR, gdt, sizeof gdt);

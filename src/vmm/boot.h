@@ -162,6 +162,8 @@ int boot_write_gdt (const struct guest_mem *m, bool code32, berth_err *err);
 #define BOOT_GDT_CODE32 0xc09b
 #define BOOT_GDT_DATA 0xc093
 #define BOOT_GDT_TSS 0x808b
+#define BOOT_GDT_TSS32 0x008b /* PVH: byte granular */
+#define BOOT_PVH_TSS_LIMIT 0x67
 /* A GDT entry in the CPU's format, and its parts for kvm_segment. */
 uint64_t boot_gdt_entry (uint16_t flags, uint32_t base, uint32_t limit);
 

@@ -69,9 +69,8 @@ static void pvh_sregs (struct kvm_sregs *s)
 {
   s->cs = segment (BOOT_GDT_CODE32, BOOT_CS);
   s->ds = s->es = s->fs = s->gs = s->ss = segment (BOOT_GDT_DATA, BOOT_DS);
-  s->tr = segment (BOOT_GDT_TSS, BOOT_TSS);
-  s->tr.limit = 0x67;
-  s->tr.g = 0;
+  s->tr = segment (BOOT_GDT_TSS32, BOOT_TSS);
+  s->tr.limit = BOOT_PVH_TSS_LIMIT;
   s->cr0 = CR0_PE | CR0_ET;
   s->cr3 = 0;
   s->cr4 = 0;

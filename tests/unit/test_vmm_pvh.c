@@ -198,6 +198,7 @@ TEST (start_info_layout)
   CHECK (gdt[0] == 0);
   CHECK (gdt[1] == 0x00cf9b000000ffffULL);
   CHECK (gdt[2] == 0x00cf93000000ffffULL);
+  CHECK (gdt[3] == 0x00008b0000000067ULL); /* 32-bit TSS at 0, limit 0x67 */
 }
 
 TEST (start_info_memmap_is_the_e820_map)
