@@ -206,7 +206,8 @@ int vcpu_create (struct vcpu *v, struct vcpu_env *env, unsigned index, unsigned 
     }
   int r;
   if ((r = setup_cpuid (v, count, smt, cpuid, err)) < 0 || (r = setup_msrs (v, err)) < 0
-      || (r = setup_sregs (v, entry->pvh, err)) < 0 || (r = setup_regs (v, entry, err)) < 0 || (r = setup_lapic (v, err)) < 0)
+      || (r = setup_sregs (v, entry->pvh, err)) < 0 || (r = setup_regs (v, entry, err)) < 0
+      || (r = setup_lapic (v, err)) < 0)
     return berth_error_prefix (err, "vCPU %u", index);
   return 0;
 }
