@@ -1,8 +1,8 @@
 /* ELF vmlinux: load the PT_LOAD segments at their physical addresses and
  * start at e_entry (Linux links vmlinux with its physical startup_64 as the
- * entry).  The Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) is recorded
- * but not used: its entry is in 32-bit protected mode, and the VMM boots
- * every kernel at a 64-bit entry. */
+ * entry).  The Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) is recorded,
+ * with whether it points into a loaded segment; whether it is used is
+ * boot_select_entry's choice (boot-pvh.c). */
 #include <elf.h>
 #include <string.h>
 
@@ -80,6 +80,20 @@ static int load_segment (const struct guest_mem *m, const uint8_t *buf, size_t l
   return 0;
 }
 
+/* ADDR lies in the file bytes of a loaded segment (so the code at an
+ * entry point comes from the image, not from zeroed memory). */
+static bool in_loaded_segment (const uint8_t *buf, const Elf64_Ehdr *eh, uint64_t addr)
+{
+  for (unsigned i = 0; i < eh->e_phnum; i++)
+    {
+      Elf64_Phdr ph;
+      memcpy (&ph, buf + eh->e_phoff + i * sizeof ph, sizeof ph);
+      if (ph.p_type == PT_LOAD && ph.p_memsz > 0 && addr >= ph.p_paddr && addr - ph.p_paddr < ph.p_filesz)
+        return true;
+    }
+  return false;
+}
+
 int boot_load_elf (const struct guest_mem *m, const uint8_t *buf, size_t len, struct boot_image *img, berth_err *err)
 {
   const Elf64_Ehdr *eh = NULL;
@@ -87,7 +101,6 @@ int boot_load_elf (const struct guest_mem *m, const uint8_t *buf, size_t len, st
   if (r < 0)
     return r;
   memset (img, 0, sizeof *img);
-  bool entry_loaded = false;
   unsigned nload = 0;
   for (unsigned i = 0; i < eh->e_phnum; i++)
     {
@@ -100,12 +113,11 @@ int boot_load_elf (const struct guest_mem *m, const uint8_t *buf, size_t len, st
       if ((r = load_segment (m, buf, len, &ph, i, img, err)) < 0)
         return r;
       nload++;
-      if (eh->e_entry >= ph.p_paddr && eh->e_entry - ph.p_paddr < ph.p_filesz)
-        entry_loaded = true;
     }
   if (nload == 0)
     return berth_fail (err, 0, "ELF kernel: no loadable segment");
-  if (!entry_loaded)
+  img->pvh_entry_loaded = img->pvh_entry != 0 && in_loaded_segment (buf, eh, img->pvh_entry);
+  if (!in_loaded_segment (buf, eh, eh->e_entry))
     return berth_fail (err, 0, "ELF kernel: entry point 0x%llx is not in a loaded segment",
                        (unsigned long long) eh->e_entry);
   img->entry = eh->e_entry;

@@ -1,7 +1,8 @@
 /* Identity-mapping page tables and a flat GDT for the 64-bit entry (the
  * state the Linux 64-bit boot protocol requires: long mode, paging on, the
  * kernel, zero page and command line identity-mapped, __BOOT_CS/__BOOT_DS
- * flat segments). */
+ * flat segments); the PVH entry uses the same GDT with a 32-bit code
+ * segment. */
 #include <string.h>
 
 #include "vmm/boot.h"
@@ -33,19 +34,26 @@ int boot_write_page_tables (const struct guest_mem *m, berth_err *err)
         pd[j] = (((uint64_t) i << 30) + ((uint64_t) j << 21)) | PTE_PRESENT | PTE_RW | PTE_PS;
       r = guest_mem_write (m, BOOT_PD + i * 4096ULL, pd, sizeof pd);
     }
-  /* null, code (64-bit, DPL 0), data, TSS: as Firecracker */
+  if (r < 0)
+    return berth_fail (err, 0, "guest memory too small for the boot page tables");
+  return boot_write_gdt (m, false, err);
+}
+
+int boot_write_gdt (const struct guest_mem *m, bool code32, berth_err *err)
+{
+  /* null, code (64-bit or 32-bit, DPL 0), data, TSS: as Firecracker; the
+   * PVH ABI's TSS has limit 0x67 (byte granular) */
   uint64_t gdt[4] = {
     0,
-    boot_gdt_entry (0xa09b, 0, 0xfffff),
-    boot_gdt_entry (0xc093, 0, 0xfffff),
-    boot_gdt_entry (0x808b, 0, 0xfffff),
+    boot_gdt_entry (code32 ? BOOT_GDT_CODE32 : BOOT_GDT_CODE64, 0, 0xfffff),
+    boot_gdt_entry (BOOT_GDT_DATA, 0, 0xfffff),
+    code32 ? boot_gdt_entry (BOOT_GDT_TSS32, 0, BOOT_PVH_TSS_LIMIT) : boot_gdt_entry (BOOT_GDT_TSS, 0, 0xfffff),
   };
   uint64_t idt = 0;
-  if (r == 0)
-    r = guest_mem_write (m, BOOT_GDT_ADDR, gdt, sizeof gdt);
+  int r = guest_mem_write (m, BOOT_GDT_ADDR, gdt, sizeof gdt);
   if (r == 0)
     r = guest_mem_write (m, BOOT_IDT_ADDR, &idt, sizeof idt);
   if (r < 0)
-    return berth_fail (err, 0, "guest memory too small for the boot page tables");
+    return berth_fail (err, 0, "guest memory too small for the GDT");
   return 0;
 }

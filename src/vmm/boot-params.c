@@ -51,8 +51,8 @@ static void synthesise_header (struct setup_header *h)
   h->kernel_alignment = KERNEL_ALIGNMENT;
 }
 
-int boot_write_zero_page (const struct guest_mem *m, const struct boot_image *img, const char *cmdline,
-                          uint64_t initrd_addr, uint64_t initrd_size, berth_err *err)
+int boot_write_cmdline (const struct guest_mem *m, const struct boot_image *img, const char *cmdline,
+                        berth_err *err)
 {
   size_t cl = strlen (cmdline);
   if (cl + 1 > img->cmdline_max)
@@ -60,6 +60,16 @@ int boot_write_zero_page (const struct guest_mem *m, const struct boot_image *im
                        img->cmdline_max - 1);
   if (guest_mem_write (m, BOOT_CMDLINE, cmdline, cl + 1) < 0)
     return berth_fail (err, 0, "guest memory too small for the command line");
+  return 0;
+}
+
+int boot_write_zero_page (const struct guest_mem *m, const struct boot_image *img, const char *cmdline,
+                          uint64_t initrd_addr, uint64_t initrd_size, berth_err *err)
+{
+  int r = boot_write_cmdline (m, img, cmdline, err);
+  if (r < 0)
+    return r;
+  size_t cl = strlen (cmdline);
   struct boot_params bp;
   memset (&bp, 0, sizeof bp);
   if (img->is_bzimage)

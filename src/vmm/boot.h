@@ -1,13 +1,26 @@
-/* Booting a guest kernel directly in 64-bit long mode (as Firecracker
- * does; never through real mode): the VMM loads the kernel image and the
- * initrd into guest memory, writes the zero page (struct boot_params with
- * the e820 map and the command line), identity-mapping page tables and a
- * GDT, and the vCPU starts at the kernel's 64-bit entry with RSI pointing
- * at the zero page.
+/* Booting a guest kernel directly (as Firecracker does; never through
+ * real mode), by one of two protocols:
+ *
+ * Linux 64-bit: the VMM loads the kernel image and the initrd into guest
+ * memory, writes the zero page (struct boot_params with the e820 map and
+ * the command line), identity-mapping page tables and a GDT, and the vCPU
+ * starts at the kernel's 64-bit entry with RSI pointing at the zero page.
+ *
+ * PVH (Xen's direct boot ABI, docs/misc/pvh.pandoc; an ELF vmlinux with a
+ * XEN_ELFNOTE_PHYS32_ENTRY note): the vCPU starts at the note's entry in
+ * 32-bit protected mode, paging off, flat 4 GiB segments, EBX = the
+ * struct hvm_start_info below, which points at the command line, the
+ * initrd as one module and the memory map (the same e820 entries as the
+ * zero page's).
  *
  * Guest physical layout below 1 MiB:
- *   0x500    GDT (null, code64 0x08, data 0x10, TSS 0x18)
+ *   0x500    GDT (null, code 0x08 (64-bit, or 32-bit for PVH), data 0x10,
+ *            TSS 0x18)
  *   0x520    IDT (empty: limit 0)
+ *   0x6000   PVH: struct hvm_start_info (56 bytes)
+ *   0x6040   PVH: the module list (one struct hvm_modlist_entry: initrd)
+ *   0x6080   PVH: the memory map (struct hvm_memmap_table_entry, at most
+ *            BOOT_PVH_MEMMAP_MAX of them, up to 0x6c80)
  *   0x7000   zero page (struct boot_params)
  *   0x8ff0   initial stack pointer (grows down)
  *   0x9000   PML4, 0xa000 PDPT, 0xb000-0xefff four page directories that
@@ -44,6 +57,10 @@
 #define BOOT_EBDA_START 0x9fc00ULL
 #define BOOT_MPTABLE 0xf0000ULL
 #define BOOT_HIMEM 0x100000ULL
+#define BOOT_PVH_START_INFO 0x6000ULL
+#define BOOT_PVH_MODLIST 0x6040ULL
+#define BOOT_PVH_MEMMAP 0x6080ULL
+#define BOOT_PVH_MEMMAP_MAX E820_MAX_ENTRIES_ZEROPAGE
 /* GDT selectors */
 #define BOOT_CS 0x08
 #define BOOT_DS 0x10
@@ -60,6 +77,43 @@ struct boot_image {
   uint64_t initrd_addr_max; /* highest address the initrd may use */
   uint32_t cmdline_max;     /* bytes including the NUL */
   uint64_t pvh_entry;       /* ELF: XEN_ELFNOTE_PHYS32_ENTRY, or 0 */
+  bool pvh_entry_loaded;    /* pvh_entry is inside a loaded segment */
+};
+
+/* The Xen PVH start info (xen/include/public/arch-x86/hvm/start_info.h),
+ * version 1: the layout is the ABI, hence the static asserts in
+ * boot-pvh.c. */
+#define HVM_START_MAGIC_VALUE 0x336ec578u
+struct hvm_start_info {
+  uint32_t magic;
+  uint32_t version;
+  uint32_t flags;
+  uint32_t nr_modules;
+  uint64_t modlist_paddr;
+  uint64_t cmdline_paddr;
+  uint64_t rsdp_paddr; /* 0: the guest looks for the RSDP itself */
+  uint64_t memmap_paddr;
+  uint32_t memmap_entries;
+  uint32_t reserved;
+};
+struct hvm_modlist_entry {
+  uint64_t paddr;
+  uint64_t size;
+  uint64_t cmdline_paddr;
+  uint64_t reserved;
+};
+struct hvm_memmap_table_entry {
+  uint64_t addr;
+  uint64_t size;
+  uint32_t type; /* the e820 types */
+  uint32_t reserved;
+};
+
+/* How the vCPU enters the kernel (boot_select_entry). */
+struct boot_entry {
+  uint64_t rip;
+  bool pvh; /* 32-bit PVH entry, EBX = BOOT_PVH_START_INFO; else the
+             * 64-bit entry, RSI = BOOT_ZERO_PAGE */
 };
 
 /* Parse and load an image already in memory (the unit tests' entry
@@ -84,9 +138,32 @@ unsigned boot_e820 (const struct guest_mem *m, struct boot_e820_entry *tab, unsi
  * BOOT_CMDLINE.  INITRD_SIZE 0: no initrd. */
 int boot_write_zero_page (const struct guest_mem *m, const struct boot_image *img, const char *cmdline,
                           uint64_t initrd_addr, uint64_t initrd_size, berth_err *err);
+/* The command line at BOOT_CMDLINE (at most IMG->cmdline_max bytes with
+ * the NUL); boot_write_zero_page and boot_write_pvh call it. */
+int boot_write_cmdline (const struct guest_mem *m, const struct boot_image *img, const char *cmdline,
+                        berth_err *err);
+
+/* The entry for IMG: PVH true needs the image's PVH note (an ELF whose
+ * XEN_ELFNOTE_PHYS32_ENTRY points into a loaded segment), else an error
+ * that says so; PVH false is the 64-bit entry. */
+int boot_select_entry (const struct boot_image *img, bool pvh, struct boot_entry *out, berth_err *err);
+/* The PVH boot state: the command line, hvm_start_info, the module list
+ * (the initrd; none when INITRD_SIZE is 0), the memory map (boot_e820's)
+ * and a GDT with a flat 32-bit code segment (layout above). */
+int boot_write_pvh (const struct guest_mem *m, const struct boot_image *img, const char *cmdline,
+                    uint64_t initrd_addr, uint64_t initrd_size, berth_err *err);
 
 /* Identity-mapping page tables and the GDT/IDT (layout above). */
 int boot_write_page_tables (const struct guest_mem *m, berth_err *err);
+/* The GDT (64-bit code segment, or 32-bit when CODE32) and the empty IDT. */
+int boot_write_gdt (const struct guest_mem *m, bool code32, berth_err *err);
+/* The GDT flags boot_write_gdt uses (kvm_segment's parts: vcpu.c). */
+#define BOOT_GDT_CODE64 0xa09b
+#define BOOT_GDT_CODE32 0xc09b
+#define BOOT_GDT_DATA 0xc093
+#define BOOT_GDT_TSS 0x808b
+#define BOOT_GDT_TSS32 0x008b /* PVH: byte granular */
+#define BOOT_PVH_TSS_LIMIT 0x67
 /* A GDT entry in the CPU's format, and its parts for kvm_segment. */
 uint64_t boot_gdt_entry (uint16_t flags, uint32_t base, uint32_t limit);
 

@@ -21,6 +21,9 @@ static const char usage_text[] =
   "Boot a microVM on KVM.\n"
   "\n"
   "  --kernel PATH          bzImage or ELF vmlinux (64-bit entry)\n"
+  "  --boot-protocol auto|linux64|pvh\n"
+  "                         kernel entry: auto (default) and linux64 the 64-bit\n"
+  "                         Linux entry, pvh the ELF's Xen PVH note (32-bit)\n"
   "  --initrd PATH          initial ramdisk\n"
   "  --cmdline STR          kernel command line (default: console=ttyS0 reboot=k panic=1 ...)\n"
   "  --mem SIZE             guest memory, e.g. 256M, 2G (plain number: MiB; default 128M)\n"
@@ -45,12 +48,14 @@ static const char usage_text[] =
   "3 guest rebooted (reset or triple fault), 4 guest kernel panic.\n";
 
 enum {
-  OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_SMT, OPT_TEMPLATE, OPT_DRIVE, OPT_NET,
-  OPT_VSOCK, OPT_BALLOON, OPT_RNG, OPT_TRANSPORT, OPT_SERIAL, OPT_CONFIG, OPT_API, OPT_HELP, OPT_VERSION,
+  OPT_KERNEL = 256, OPT_BOOT_PROTOCOL, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_SMT, OPT_TEMPLATE,
+  OPT_DRIVE, OPT_NET, OPT_VSOCK, OPT_BALLOON, OPT_RNG, OPT_TRANSPORT, OPT_SERIAL, OPT_CONFIG, OPT_API, OPT_HELP,
+  OPT_VERSION,
 };
 
 static const struct option options[] = {
   { "kernel", required_argument, NULL, OPT_KERNEL },
+  { "boot-protocol", required_argument, NULL, OPT_BOOT_PROTOCOL },
   { "initrd", required_argument, NULL, OPT_INITRD },
   { "cmdline", required_argument, NULL, OPT_CMDLINE },
   { "mem", required_argument, NULL, OPT_MEM },
@@ -272,6 +277,10 @@ static int apply_flag (struct vm_config *c, struct cli *cli, int opt, char *arg,
   switch (opt)
     {
     case OPT_KERNEL: set_str (&c->boot.kernel_image_path, arg); return 0;
+    case OPT_BOOT_PROTOCOL:
+      if (vm_boot_protocol_parse (arg, &c->boot.boot_protocol) < 0)
+        return berth_fail (err, 0, "--boot-protocol: expected auto, linux64 or pvh, got '%s'", arg);
+      return 0;
     case OPT_INITRD: set_str (&c->boot.initrd_path, arg); return 0;
     case OPT_CMDLINE: set_str (&c->boot.boot_args, arg); return 0;
     case OPT_MEM: return parse_mem (arg, &c->machine.mem_size_mib, err);

@@ -61,7 +61,36 @@ static struct kvm_segment segment (uint16_t flags, uint16_t selector)
   };
 }
 
-static int setup_sregs (struct vcpu *v, berth_err *err)
+/* The PVH ABI's state: 32-bit protected mode, paging off; CR0 has PE
+ * and no other writable bit (ET is fixed to 1 on every CPU KVM runs
+ * on), CR4 and EFER clear; flat 32-bit CS, flat DS/ES/SS (and FS/GS);
+ * TR a 32-bit TSS at 0 with limit 0x67. */
+static void pvh_sregs (struct kvm_sregs *s)
+{
+  s->cs = segment (BOOT_GDT_CODE32, BOOT_CS);
+  s->ds = s->es = s->fs = s->gs = s->ss = segment (BOOT_GDT_DATA, BOOT_DS);
+  s->tr = segment (BOOT_GDT_TSS32, BOOT_TSS);
+  s->tr.limit = BOOT_PVH_TSS_LIMIT;
+  s->cr0 = CR0_PE | CR0_ET;
+  s->cr3 = 0;
+  s->cr4 = 0;
+  s->efer = 0;
+}
+
+/* The Linux 64-bit entry's state: long mode with boot-paging.c's
+ * identity map. */
+static void linux64_sregs (struct kvm_sregs *s)
+{
+  s->cs = segment (BOOT_GDT_CODE64, BOOT_CS);
+  s->ds = s->es = s->fs = s->gs = s->ss = segment (BOOT_GDT_DATA, BOOT_DS);
+  s->tr = segment (BOOT_GDT_TSS, BOOT_TSS);
+  s->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+  s->cr3 = BOOT_PML4;
+  s->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+  s->efer = EFER_LME | EFER_LMA;
+}
+
+static int setup_sregs (struct vcpu *v, bool pvh, berth_err *err)
 {
   struct kvm_sregs s;
   if (ioctl (v->fd, KVM_GET_SREGS, &s) < 0)
@@ -70,27 +99,27 @@ static int setup_sregs (struct vcpu *v, berth_err *err)
   s.gdt.limit = 4 * 8 - 1;
   s.idt.base = BOOT_IDT_ADDR;
   s.idt.limit = 7;
-  s.cs = segment (0xa09b, BOOT_CS);
-  s.ds = s.es = s.fs = s.gs = s.ss = segment (0xc093, BOOT_DS);
-  s.tr = segment (0x808b, BOOT_TSS);
-  s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-  s.cr3 = BOOT_PML4;
-  s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-  s.efer = EFER_LME | EFER_LMA;
+  if (pvh)
+    pvh_sregs (&s);
+  else
+    linux64_sregs (&s);
   if (ioctl (v->fd, KVM_SET_SREGS, &s) < 0)
     return berth_fail_errno (err, "KVM_SET_SREGS");
   return 0;
 }
 
-static int setup_regs (struct vcpu *v, uint64_t entry, berth_err *err)
+static int setup_regs (struct vcpu *v, const struct boot_entry *entry, berth_err *err)
 {
   struct kvm_regs r = {
-    .rflags = 0x2, /* bit 1 is reserved and always set */
-    .rip = entry,
+    .rflags = 0x2, /* bit 1 is reserved and always set; IF, TF, VM clear */
+    .rip = entry->rip,
     .rsp = BOOT_STACK,
     .rbp = BOOT_STACK,
-    .rsi = BOOT_ZERO_PAGE, /* the 64-bit boot protocol's boot_params */
   };
+  if (entry->pvh)
+    r.rbx = BOOT_PVH_START_INFO; /* the PVH ABI's hvm_start_info */
+  else
+    r.rsi = BOOT_ZERO_PAGE; /* the 64-bit boot protocol's boot_params */
   if (ioctl (v->fd, KVM_SET_REGS, &r) < 0)
     return berth_fail_errno (err, "KVM_SET_REGS");
   struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
@@ -160,7 +189,7 @@ static int setup_cpuid (struct vcpu *v, unsigned count, bool smt, const struct k
 }
 
 int vcpu_create (struct vcpu *v, struct vcpu_env *env, unsigned index, unsigned count, bool smt,
-                 const struct kvm_cpuid2 *cpuid, uint64_t entry, berth_err *err)
+                 const struct kvm_cpuid2 *cpuid, const struct boot_entry *entry, berth_err *err)
 {
   memset (v, 0, sizeof *v);
   v->env = env;
@@ -177,7 +206,8 @@ int vcpu_create (struct vcpu *v, struct vcpu_env *env, unsigned index, unsigned 
     }
   int r;
   if ((r = setup_cpuid (v, count, smt, cpuid, err)) < 0 || (r = setup_msrs (v, err)) < 0
-      || (r = setup_sregs (v, err)) < 0 || (r = setup_regs (v, entry, err)) < 0 || (r = setup_lapic (v, err)) < 0)
+      || (r = setup_sregs (v, entry->pvh, err)) < 0 || (r = setup_regs (v, entry, err)) < 0
+      || (r = setup_lapic (v, err)) < 0)
     return berth_error_prefix (err, "vCPU %u", index);
   return 0;
 }

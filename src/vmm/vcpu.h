@@ -1,5 +1,5 @@
-/* One vCPU: its KVM fd and kvm_run page, its registers for the 64-bit
- * entry (boot.h), and the thread that runs KVM_RUN and dispatches exits:
+/* One vCPU: its KVM fd and kvm_run page, its registers for the kernel's
+ * entry (boot.h: the 64-bit Linux entry or the 32-bit PVH entry), and the thread that runs KVM_RUN and dispatches exits:
  *
  *   IO, MMIO          the PIO / MMIO bus (bus.h)
  *   HLT               (only without an in-kernel LAPIC) the guest stopped
@@ -22,6 +22,7 @@
 #include <stdbool.h>
 
 #include "common/error.h"
+#include "vmm/boot.h"
 #include "vmm/bus.h"
 #include "vmm/kvm.h"
 
@@ -45,9 +46,12 @@ struct vcpu {
 
 /* Create vCPU INDEX: KVM_CREATE_VCPU, CPUID (CPUID is the VM's template
  * applied set; topology is added here), MSRs, segment and control
- * registers, RIP = ENTRY, RSI = the zero page, the LAPIC's LINT0/LINT1. */
+ * registers for ENTRY's protocol, RIP = ENTRY->rip, RSI = the zero page
+ * (64-bit) or EBX = the PVH start info, the LAPIC's LINT0/LINT1.  (The
+ * APs get the same state; the in-kernel LAPIC holds them until the
+ * guest's INIT-SIPI, which replaces it.) */
 int vcpu_create (struct vcpu *v, struct vcpu_env *env, unsigned index, unsigned count, bool smt,
-                 const struct kvm_cpuid2 *cpuid, uint64_t entry, berth_err *err);
+                 const struct kvm_cpuid2 *cpuid, const struct boot_entry *entry, berth_err *err);
 int vcpu_start (struct vcpu *v, berth_err *err);
 /* Make the vCPU's thread leave KVM_RUN (ENV->stopping must be set). */
 void vcpu_kick (struct vcpu *v);

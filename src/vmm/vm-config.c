@@ -313,12 +313,49 @@ static int drive_copy (struct vm_drive *dst, const struct vm_drive *src)
 
 /* ---- boot-source ---- */
 
+static const char *const boot_protocol_names[] = {
+  [VM_BOOT_AUTO] = "auto",
+  [VM_BOOT_LINUX64] = "linux64",
+  [VM_BOOT_PVH] = "pvh",
+};
+
+int vm_boot_protocol_parse (const char *s, enum vm_boot_protocol *out)
+{
+  for (unsigned i = 0; i < sizeof boot_protocol_names / sizeof boot_protocol_names[0]; i++)
+    if (strcmp (s, boot_protocol_names[i]) == 0)
+      {
+        *out = (enum vm_boot_protocol) i;
+        return 0;
+      }
+  return -EINVAL;
+}
+
+const char *vm_boot_protocol_name (enum vm_boot_protocol p)
+{
+  return (unsigned) p < sizeof boot_protocol_names / sizeof boot_protocol_names[0] ? boot_protocol_names[p]
+                                                                                   : "unknown";
+}
+
+static int get_boot_protocol (json_t *j, const char *where, enum vm_boot_protocol *out, berth_err *err)
+{
+  json_t *v = field (j, "boot_protocol");
+  if (v == NULL)
+    return 0;
+  char name[256];
+  field_name (name, sizeof name, where, "boot_protocol");
+  if (!json_is_string (v) || strlen (json_string_value (v)) != json_string_length (v)
+      || vm_boot_protocol_parse (json_string_value (v), out) < 0)
+    return berth_fail (err, 0, "%s: expected \"auto\", \"linux64\" or \"pvh\"", name);
+  return 0;
+}
+
 static int boot_from_json (struct vm_boot_source *out, json_t *j, const char *where, berth_err *err)
 {
-  static const char *const keys[] = { "kernel_image_path", "initrd_path", "boot_args", NULL };
+  static const char *const keys[] = { "kernel_image_path", "initrd_path", "boot_args", "boot_protocol", NULL };
   struct vm_boot_source b = { 0 };
   if (check_keys (j, where, keys, err) < 0 || get_str (j, "kernel_image_path", where, true, &b.kernel_image_path, err) < 0
-      || get_str (j, "initrd_path", where, false, &b.initrd_path, err) < 0)
+      || get_str (j, "initrd_path", where, false, &b.initrd_path, err) < 0
+      || get_boot_protocol (j, where, &b.boot_protocol, err) < 0)
     {
       boot_free (&b);
       return -EINVAL;
@@ -356,6 +393,8 @@ static json_t *boot_to_json (const struct vm_boot_source *b)
     json_object_set_new (j, "initrd_path", json_string (b->initrd_path));
   if (b->boot_args)
     json_object_set_new (j, "boot_args", json_string (b->boot_args));
+  if (b->boot_protocol != VM_BOOT_AUTO)
+    json_object_set_new (j, "boot_protocol", json_string (vm_boot_protocol_name (b->boot_protocol)));
   return j;
 }
 

@@ -31,11 +31,22 @@ struct vm_rate_limiter {
   struct vm_token_bucket bandwidth, ops;
 };
 
+/* Which entry of the kernel the vCPU starts at: AUTO is the 64-bit Linux
+ * entry (the one proven with Linux here, for bzImage and ELF alike);
+ * PVH needs an ELF vmlinux with a Xen PVH note (boot.h). */
+enum vm_boot_protocol { VM_BOOT_AUTO = 0, VM_BOOT_LINUX64 = 1, VM_BOOT_PVH = 2 };
+
 struct vm_boot_source {
   char *kernel_image_path; /* bzImage or ELF vmlinux */
   char *initrd_path;       /* may be NULL */
   char *boot_args;         /* NULL: the default command line */
+  enum vm_boot_protocol boot_protocol;
 };
+
+/* "auto", "linux64", "pvh" (the flag's and the JSON key's values); -EINVAL
+ * for anything else. */
+int vm_boot_protocol_parse (const char *s, enum vm_boot_protocol *out);
+const char *vm_boot_protocol_name (enum vm_boot_protocol p);
 
 struct vm_machine {
   unsigned vcpu_count;   /* 1..VM_MAX_VCPUS */

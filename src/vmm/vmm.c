@@ -133,24 +133,31 @@ static int build_legacy_devices (struct vmm *vm, berth_err *err)
   return r;
 }
 
-static int load_guest (struct vmm *vm, uint64_t *entry, berth_err *err)
+/* The kernel, the initrd and the boot state of the chosen protocol
+ * (boot.h); the MP table for both. */
+static int load_guest (struct vmm *vm, struct boot_entry *entry, berth_err *err)
 {
   struct boot_image img;
   uint64_t initrd_addr = 0, initrd_size = 0;
   int r = boot_load_kernel (&vm->mem, vm->cfg.boot.kernel_image_path, &img, err);
+  if (r == 0 && (r = boot_select_entry (&img, vm->cfg.boot.boot_protocol == VM_BOOT_PVH, entry, err)) < 0)
+    berth_error_prefix (err, "kernel %s", vm->cfg.boot.kernel_image_path);
   if (r == 0 && vm->cfg.boot.initrd_path)
     r = boot_load_initrd (&vm->mem, vm->cfg.boot.initrd_path, &img, &initrd_addr, &initrd_size, err);
-  if (r == 0)
-    r = boot_write_page_tables (&vm->mem, err);
-  if (r == 0)
-    r = boot_write_zero_page (&vm->mem, &img, vm->cmdline, initrd_addr, initrd_size, err);
+  if (r == 0 && entry->pvh)
+    r = boot_write_pvh (&vm->mem, &img, vm->cmdline, initrd_addr, initrd_size, err);
+  else if (r == 0)
+    {
+      r = boot_write_page_tables (&vm->mem, err);
+      if (r == 0)
+        r = boot_write_zero_page (&vm->mem, &img, vm->cmdline, initrd_addr, initrd_size, err);
+    }
   if (r == 0)
     r = mptable_write (&vm->mem, vm->cfg.machine.vcpu_count, vm->pci_irqs, vm->npci_irqs, err);
-  *entry = img.entry;
   return r;
 }
 
-static int build_vcpus (struct vmm *vm, uint64_t entry, berth_err *err)
+static int build_vcpus (struct vmm *vm, const struct boot_entry *entry, berth_err *err)
 {
   int r = cpuid_get_supported (vm->kvm.kvm_fd, &vm->cpuid, err);
   if (r == 0)
@@ -168,7 +175,7 @@ static int build_vcpus (struct vmm *vm, uint64_t entry, berth_err *err)
 
 static int build (struct vmm *vm, berth_err *err)
 {
-  uint64_t entry = 0;
+  struct boot_entry entry = { 0 };
   int r;
   if ((r = guest_mem_alloc (&vm->mem, vm->cfg.machine.mem_size_mib << 20, err)) < 0)
     return r;
@@ -183,7 +190,7 @@ static int build (struct vmm *vm, berth_err *err)
   if ((r = build_cmdline (vm, err)) < 0 || (r = build_legacy_devices (vm, err)) < 0
       || (r = vmm_devices_create (vm, err)) < 0 || (r = load_guest (vm, &entry, err)) < 0)
     return r;
-  return build_vcpus (vm, entry, err);
+  return build_vcpus (vm, &entry, err);
 }
 
 int vmm_create (const struct vm_config *cfg, struct vmm **out, berth_err *err)

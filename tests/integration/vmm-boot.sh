@@ -4,7 +4,8 @@
 # the guest sees and how the VMM ends: serial output and input, the exit
 # statuses of poweroff / reboot / triple fault / panic, the MP table for
 # several vCPUs, guest memory from 16 MiB to above 4 GiB (the PCI hole),
-# CPU templates, and bad input (missing, corrupt or truncated kernels, too
+# CPU templates, the PVH entry (tests/vmm/guests/pvh.S, a 32-bit entry
+# named by a Xen ELF note), and bad input (missing, corrupt or truncated kernels, too
 # much memory, bad flags): a clear error and status 2, never a crash.
 #
 # The binary: $VMM_BIN, default "$(dirname "$RUNTIME")/berth-vmm".
@@ -14,6 +15,7 @@ VMM=${VMM_BIN:-$(dirname "$RUNTIME")/berth-vmm}
 GUEST_DIR=$REPO_ROOT/build/tests/vmm
 GUEST=$GUEST_DIR/guest.elf
 GUEST_BZ=$GUEST_DIR/guest.bzImage
+PVH_GUEST=$GUEST_DIR/pvh-guest.elf
 VMM_TIMEOUT=${VMM_TIMEOUT:-30}
 
 need_vmm() {
@@ -185,6 +187,115 @@ test_bzimage_boots() {
   head -c $(( $(stat -c %s "$GUEST_BZ") - 100 )) "$GUEST_BZ" > "$T/short.bz"
   bad --kernel "$T/short.bz"
   assert_contains "$ERR" "truncated"
+}
+
+# ------------------------------------------------------------------ PVH
+
+need_pvh_guest() {
+  need_kvm
+  [ -f "$PVH_GUEST" ] || fail "the PVH test guest did not build"
+}
+
+# pvh_expect MEM-MIB INITRD-SIZE: what the PVH guest prints for
+# test=pvh with an initrd of that size (the initrd sits page-aligned at
+# the top of RAM, as boot.h documents) in guest memory below 3 GiB
+pvh_expect() {
+  printf '%s\n' "pvh magic=ok version=1 ebx=0x6000 paging=off cs=0x8" "cmdline: test=pvh with words" \
+    "modules=1 initrd=$(printf '0x%x' $(( (($1 << 20) - $2) & ~0xfff ))) size=$2 bytes=PVH-INITRD-BYTES" \
+    "memmap entries=3" "memmap 0x0 0x9fc00 1" "memmap 0x9fc00 0x60400 2" \
+    "memmap 0x100000 $(printf '0x%x' $(( ($1 << 20) - 0x100000 ))) 1"
+}
+
+# The guest checks EBX's hvm_start_info (magic), that it runs with paging
+# off in the 32-bit code segment, and echoes the command line, the initrd
+# module (address, size, bytes) and the memory map.
+test_pvh_boot() {
+  need_pvh_guest
+  printf 'PVH-INITRD-BYTES' > "$T/initrd"
+  vmm --kernel "$PVH_GUEST" --boot-protocol pvh --cmdline "test=pvh with words" --initrd "$T/initrd" --mem 64M
+  assert_eq 0 "$RC" "the PVH guest powered off"
+  assert_eq "$(pvh_expect 64 16)" "$OUT" "start info, command line, initrd module and memory map"
+  assert_eq "" "$ERR" "nothing on stderr"
+}
+
+test_pvh_memory_above_4g_and_no_initrd() {
+  need_pvh_guest
+  vmm --kernel "$PVH_GUEST" --boot-protocol pvh --cmdline "" --mem 4608M --cpus 2
+  assert_eq 0 "$RC"
+  assert_eq "$(printf '%s\n' "pvh magic=ok version=1 ebx=0x6000 paging=off cs=0x8" "cmdline: " "modules=0" \
+    "memmap entries=4" "memmap 0x0 0x9fc00 1" "memmap 0x9fc00 0x60400 2" "memmap 0x100000 0xbff00000 1" \
+    "memmap 0x100000000 0x60000000 1")" "$OUT" "no module; the memory map around the PCI hole (the e820 map)"
+}
+
+# auto and linux64 take the 64-bit ELF entry even when the PVH note is there
+test_pvh_note_unused_without_the_flag() {
+  need_pvh_guest
+  vmm --kernel "$PVH_GUEST"
+  assert_eq 0 "$RC"
+  assert_eq "linux64 entry" "$OUT" "auto: the 64-bit entry"
+  vmm --kernel "$PVH_GUEST" --boot-protocol linux64
+  assert_eq "linux64 entry" "$OUT" "linux64: the 64-bit entry"
+  vmm --kernel "$PVH_GUEST" --boot-protocol pvh --boot-protocol auto
+  assert_eq "linux64 entry" "$OUT" "the last flag wins"
+}
+
+test_pvh_config_file_and_api() {
+  need_pvh_guest
+  printf 'PVH-INITRD-BYTES' > "$T/initrd"
+  jq -n --arg k "$PVH_GUEST" --arg i "$T/initrd" '{"boot-source": {kernel_image_path: $k, initrd_path: $i,
+    boot_args: "test=pvh with words", boot_protocol: "pvh"}, "machine-config": {vcpu_count: 1, mem_size_mib: 32}}' \
+    > "$T/vm.json"
+  vmm --config-file "$T/vm.json"
+  assert_eq 0 "$RC"
+  assert_eq "$(pvh_expect 32 16)" "$OUT" "boot_protocol from the config file"
+  vmm --config-file "$T/vm.json" --boot-protocol linux64
+  assert_eq "linux64 entry" "$OUT" "the flag overrides the file"
+  jq '."boot-source".boot_protocol = "PVH"' "$T/vm.json" > "$T/bad.json"
+  bad --config-file "$T/bad.json"
+  assert_contains "$ERR" "boot-source.boot_protocol"
+
+  local sock=$T/api.sock
+  timeout -k 5 "$VMM_TIMEOUT" "$VMM" --api-sock "$sock" </dev/null >"$T/vmm.out" 2>"$T/vmm.err" &
+  local pid=$!
+  wait_for 10 test -S "$sock" || fail "no API socket"
+  api() { curl -sS --unix-socket "$sock" -o "$T/body" -w '%{http_code}' -X "$1" "http://localhost$2" -d "$3"; }
+  assert_eq 400 "$(api PUT /boot-source "{\"kernel_image_path\":\"$PVH_GUEST\",\"boot_protocol\":\"xen\"}")"
+  assert_contains "$(cat "$T/body")" '"fault_message":"boot_protocol: expected'
+  assert_eq 204 "$(api PUT /boot-source "{\"kernel_image_path\":\"$PVH_GUEST\",\"initrd_path\":\"$T/initrd\",\"boot_args\":\"test=pvh with words\",\"boot_protocol\":\"pvh\"}")"
+  assert_eq 204 "$(api PUT /machine-config '{"vcpu_count":1,"mem_size_mib":32}')"
+  assert_eq 204 "$(api PUT /actions '{"action_type":"InstanceStart"}')"
+  local rc=0
+  wait "$pid" || rc=$?
+  assert_eq 0 "$rc" "berth-vmm exit status"
+  assert_eq "$(pvh_expect 32 16)" "$(cat "$T/vmm.out")" "boot_protocol from PUT /boot-source"
+}
+
+test_pvh_bad_input() {
+  need_pvh_guest
+  bad --kernel "$GUEST" --boot-protocol pvh
+  assert_contains "$ERR" "no PVH entry note"
+  bad --kernel "$GUEST_BZ" --boot-protocol pvh
+  assert_contains "$ERR" "not a bzImage"
+  bad --kernel "$PVH_GUEST" --boot-protocol xen
+  assert_contains "$ERR" "--boot-protocol: expected auto, linux64 or pvh"
+  bad --kernel "$PVH_GUEST" --boot-protocol
+  # the note's entry moved outside the loaded image (the note's
+  # descriptor is the last 4 bytes of the PT_NOTE segment)
+  cp "$PVH_GUEST" "$T/outside.elf"
+  local off
+  off=$(python3 -c 'import struct, sys
+d = open(sys.argv[1], "rb").read()
+phoff, = struct.unpack_from("<Q", d, 32); n, = struct.unpack_from("<H", d, 56)
+for i in range(n):
+    t, _, o, _, _, fsz = struct.unpack_from("<IIQQQQ", d, phoff + 56 * i)
+    if t == 4: print(o + fsz - 4)' "$T/outside.elf")
+  [ -n "$off" ] || fail "no PT_NOTE in the PVH guest"
+  poke "$T/outside.elf" "$off" 0x00 0x00 0x00 0x40   # 0x40000000: 1 GiB, past the image
+  bad --kernel "$T/outside.elf" --boot-protocol pvh
+  assert_contains "$ERR" "not in a loaded segment"
+  vmm --kernel "$T/outside.elf"
+  assert_eq 0 "$RC" "the 64-bit entry still boots it"
+  assert_eq "linux64 entry" "$OUT"
 }
 
 # ------------------------------------------------------------------ vCPUs
@@ -398,4 +509,5 @@ test_help_version() {
 # The guest is built once for the suite (a failed build fails the tests
 # that need it, through need_kvm).
 "$REPO_ROOT/tests/vmm/build-guest.sh" "$GUEST_DIR" >/dev/null || rm -f "$GUEST"
+"$REPO_ROOT/tests/vmm/build-pvh-guest.sh" "$GUEST_DIR" >/dev/null || rm -f "$PVH_GUEST"
 run_tests "$@"

@@ -211,6 +211,29 @@ TEST (instance_info_and_unknown_routes)
   vmm_api_free (api);
 }
 
+TEST (boot_source_boot_protocol)
+{
+  struct vmm_api *api = vmm_api_new (NULL);
+  CHECK_STATUS (call (api, "PUT", "/boot-source", "{\"kernel_image_path\":\"/k\",\"boot_protocol\":\"pvh\"}"), 204);
+  struct resp r = call (api, "GET", "/vm/config", NULL);
+  CHECK_STR (json_string_value (json_object_get (json_object_get (r.body, "boot-source"), "boot_protocol")), "pvh");
+  json_decref (r.body);
+  /* a bad value leaves the boot source as it was */
+  CHECK_FAULT (call (api, "PUT", "/boot-source", "{\"kernel_image_path\":\"/other\",\"boot_protocol\":\"Pvh\"}"),
+               "boot_protocol: expected");
+  r = call (api, "GET", "/vm/config", NULL);
+  json_t *bs = json_object_get (r.body, "boot-source");
+  CHECK_STR (json_string_value (json_object_get (bs, "kernel_image_path")), "/k");
+  CHECK_STR (json_string_value (json_object_get (bs, "boot_protocol")), "pvh");
+  json_decref (r.body);
+  CHECK_STATUS (call (api, "PUT", "/boot-source", "{\"kernel_image_path\":\"/k\",\"boot_protocol\":\"linux64\"}"), 204);
+  r = call (api, "GET", "/vm/config", NULL);
+  CHECK_STR (json_string_value (json_object_get (json_object_get (r.body, "boot-source"), "boot_protocol")),
+             "linux64");
+  json_decref (r.body);
+  vmm_api_free (api);
+}
+
 TEST (bad_bodies)
 {
   struct vmm_api *api = vmm_api_new (NULL);
@@ -219,6 +242,10 @@ TEST (bad_bodies)
   CHECK_FAULT (call (api, "PUT", "/boot-source", "[1,2]"), "expected a JSON object");
   CHECK_FAULT (call (api, "PUT", "/boot-source", "{\"kernel_image_path\":\"/k\",\"kernel\":1}"), "kernel: unknown field");
   CHECK_FAULT (call (api, "PUT", "/boot-source", "{\"kernel_image_path\":5}"), "kernel_image_path: expected a string");
+  CHECK_FAULT (call (api, "PUT", "/boot-source", "{\"kernel_image_path\":\"/k\",\"boot_protocol\":\"bios\"}"),
+               "boot_protocol: expected \"auto\", \"linux64\" or \"pvh\"");
+  CHECK_FAULT (call (api, "PUT", "/boot-source", "{\"kernel_image_path\":\"/k\",\"boot_protocol\":true}"),
+               "boot_protocol: expected");
   CHECK_FAULT (call (api, "PUT", "/machine-config", "{\"vcpu_count\":0,\"mem_size_mib\":128}"), "out of range");
   CHECK_FAULT (call (api, "PUT", "/machine-config", "{\"vcpu_count\":true,\"mem_size_mib\":128}"),
                "vcpu_count: expected an integer");
@@ -271,6 +298,7 @@ TEST (configure_then_read_back)
   CHECK_STATUS (c, 200);
   CHECK_STR (json_string_value (json_object_get (json_object_get (c.body, "boot-source"), "kernel_image_path")),
              "/boot/vmlinux");
+  CHECK (json_object_get (json_object_get (c.body, "boot-source"), "boot_protocol") == NULL); /* auto */
   json_t *d0 = json_array_get (json_object_get (c.body, "drives"), 0);
   CHECK_STR (json_string_value (json_object_get (d0, "path_on_host")), "/b.img");
   CHECK (json_is_true (json_object_get (d0, "is_root_device")));

@@ -57,7 +57,7 @@ static char *scratch_file (const char *name, mode_t mode)
 }
 
 #define FULL \
-  "{\"boot-source\":{\"kernel_image_path\":\"/k\",\"initrd_path\":\"/i\",\"boot_args\":\"console=ttyS0\"}," \
+  "{\"boot-source\":{\"kernel_image_path\":\"/k\",\"initrd_path\":\"/i\",\"boot_args\":\"console=ttyS0\",\"boot_protocol\":\"pvh\"}," \
   "\"machine-config\":{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":true,\"cpu_template\":\"T2\",\"track_dirty_pages\":true}," \
   "\"drives\":[{\"drive_id\":\"rootfs\",\"path_on_host\":\"/r\",\"is_root_device\":true,\"is_read_only\":true," \
   "\"partuuid\":\"abc-1\",\"rate_limiter\":{\"bandwidth\":{\"size\":1000,\"one_time_burst\":50,\"refill_time\":100}," \
@@ -77,7 +77,25 @@ TEST (defaults)
   CHECK (c.ndrives == 0 && c.nnets == 0 && !c.vsock.present && !c.balloon.present && !c.rng);
   CHECK (c.transport == VM_TRANSPORT_MMIO);
   CHECK (c.serial_path == NULL && c.boot.kernel_image_path == NULL);
+  CHECK (c.boot.boot_protocol == VM_BOOT_AUTO);
   vm_config_free (&c);
+}
+
+TEST (boot_protocol_values)
+{
+  enum vm_boot_protocol p = VM_BOOT_PVH;
+  CHECK (vm_boot_protocol_parse ("auto", &p) == 0 && p == VM_BOOT_AUTO);
+  CHECK (vm_boot_protocol_parse ("linux64", &p) == 0 && p == VM_BOOT_LINUX64);
+  CHECK (vm_boot_protocol_parse ("pvh", &p) == 0 && p == VM_BOOT_PVH);
+  CHECK (vm_boot_protocol_parse ("PVH", &p) < 0 && p == VM_BOOT_PVH);
+  CHECK (vm_boot_protocol_parse ("", &p) < 0);
+  CHECK (vm_boot_protocol_parse ("pvh ", &p) < 0);
+  CHECK_STR (vm_boot_protocol_name (VM_BOOT_LINUX64), "linux64");
+  CHECK_STR (vm_boot_protocol_name ((enum vm_boot_protocol) 9), "unknown");
+  CHECK_CONTAINS (config_error ("{\"boot-source\":{\"kernel_image_path\":\"/k\",\"boot_protocol\":\"xen\"}}"),
+                  "boot-source.boot_protocol: expected \"auto\", \"linux64\" or \"pvh\"");
+  CHECK_CONTAINS (config_error ("{\"boot-source\":{\"kernel_image_path\":\"/k\",\"boot_protocol\":2}}"),
+                  "boot-source.boot_protocol: expected");
 }
 
 TEST (full_config_parses_every_field)
@@ -90,6 +108,7 @@ TEST (full_config_parses_every_field)
   CHECK_STR (c.boot.kernel_image_path, "/k");
   CHECK_STR (c.boot.initrd_path, "/i");
   CHECK_STR (c.boot.boot_args, "console=ttyS0");
+  CHECK (c.boot.boot_protocol == VM_BOOT_PVH);
   CHECK (c.machine.vcpu_count == 2 && c.machine.mem_size_mib == 256 && c.machine.smt && c.machine.track_dirty_pages);
   CHECK_STR (c.machine.cpu_template, "T2");
   CHECK (c.ndrives == 2);
