@@ -8,35 +8,11 @@
 #include <string.h>
 
 #include "unit.h"
+#include "vmm-boot-test.h"
 #include "vmm/boot.h"
 #include "vmm/cpuid.h"
 #include "vmm/mptable.h"
 
-#define MEM_SIZE (16u << 20)
-
-static struct guest_mem mem;
-static uint8_t *ram;
-
-static void fake_mem (void)
-{
-  ram = calloc (1, MEM_SIZE);
-  CHECK (ram != NULL);
-  guest_mem_init_fake (&mem, 0, ram, MEM_SIZE);
-}
-
-static int expect_fail (int r, berth_err *err, const char *needle)
-{
-  if (r >= 0)
-    {
-      printf ("  expected a failure with \"%s\"\n", needle);
-      return 0;
-    }
-  int ok = *err && strstr ((*err)->msg, needle) != NULL;
-  if (!ok)
-    printf ("  error \"%s\" lacks \"%s\"\n", *err ? (*err)->msg : "(none)", needle);
-  berth_error_free (err);
-  return ok;
-}
 
 /* ---------------------------------------------------------------- ELF */
 
