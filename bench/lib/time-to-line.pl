@@ -2,7 +2,7 @@
 # time-to-line.pl: how long a command takes to print a pattern (for
 # bench/vmm).
 #
-#   time-to-line.pl [--timeout S] [--guest-mib N] [--log FILE] PATTERN -- CMD...
+#   time-to-line.pl [--timeout S] [--guest-mib N] [--log FILE] [--out FILE] PATTERN -- CMD...
 #
 # Starts CMD with its stdout on a pipe (stderr goes to --log, else
 # /dev/null), reads until the output so far matches the Perl regex PATTERN,
@@ -15,24 +15,26 @@
 # read-write is that big), read from /proc/PID/smaps; otherwise both are "-".  Then CMD is killed
 # (SIGKILL) and reaped.  Prints "timeout" (exit 1) if PATTERN did not come
 # within --timeout seconds (default 60), "exited" (exit 1) if CMD ended
-# first.  Output past the match is not read.
+# first.  Output past the match is not read.  --out FILE keeps a copy of
+# the output read (up to the match), for checks of what the guest printed.
 use strict;
 use warnings;
 use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC);
 use POSIX qw(:sys_wait_h);
 
-my ($timeout, $guest_mib, $log) = (60, 0, '/dev/null');
+my ($timeout, $guest_mib, $log, $out) = (60, 0, '/dev/null', undef);
 while (@ARGV && $ARGV[0] =~ /^--/) {
   my $o = shift @ARGV;
   last if $o eq '--';
   if ($o eq '--timeout') { $timeout = shift @ARGV; }
   elsif ($o eq '--guest-mib') { $guest_mib = shift @ARGV; }
   elsif ($o eq '--log') { $log = shift @ARGV; }
+  elsif ($o eq '--out') { $out = shift @ARGV; }
   else { die "time-to-line.pl: unknown option $o\n"; }
 }
 my $pattern = shift @ARGV;
 shift @ARGV if @ARGV && $ARGV[0] eq '--';
-die "usage: time-to-line.pl [--timeout S] [--guest-mib N] [--log FILE] PATTERN -- CMD...\n" unless defined $pattern && @ARGV;
+die "usage: time-to-line.pl [--timeout S] [--guest-mib N] [--log FILE] [--out FILE] PATTERN -- CMD...\n" unless defined $pattern && @ARGV;
 
 pipe (my $r, my $w) or die "pipe: $!\n";
 my $t0 = clock_gettime (CLOCK_MONOTONIC);
@@ -45,6 +47,8 @@ if ($pid == 0) {
   exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\n";
 }
 close $w;
+my $copy;
+if (defined $out) { open ($copy, '>', $out) or die "$out: $!\n"; }
 
 my $buf = '';
 my $deadline = $t0 + $timeout;
@@ -60,6 +64,7 @@ while (1) {
   my $got = sysread ($r, my $chunk, 65536);
   if (!$got) { ($result, $rc) = ('exited', 1); last; }
   $buf .= $chunk;
+  print $copy $chunk if $copy;
   if ($buf =~ /$pattern/) {
     my $secs = clock_gettime (CLOCK_MONOTONIC) - $t0;
     my ($rss, $guest) = ('-', '-');
