@@ -3,6 +3,7 @@
  * image made visible and tagged. */
 #include "build/builder.h"
 #include "daemon/image-pull.h"
+#include "image/distribution.h"
 #include "daemon/daemon.h"
 #include "image/image.h"
 #include "common/cleanup.h"
@@ -437,6 +438,30 @@ static int lookup_local (struct build *b, const char *name, struct image_info **
   return r;
 }
 
+/* The credentials for NAME's registry from the request's
+ * X-Registry-Config, as the pull worker's secret (*SECRET NULL: none). */
+static int pull_secret (struct build *b, const char *name, json_t **secret, berth_err *err)
+{
+  *secret = NULL;
+  if (b->req->registry_config == NULL)
+    return 0;
+  struct image_ref ref;
+  if (image_ref_parse (name, &ref, err) < 0)
+    return -EINVAL;
+  cleanup_free char *domain = strndup (ref.name, strcspn (ref.name, "/"));
+  image_ref_free (&ref);
+  struct dist_auth a;
+  if (domain == NULL)
+    return berth_fail (err, ENOMEM, "FROM");
+  if (dist_auth_config_lookup (b->req->registry_config, domain, &a, err) < 0)
+    return -EINVAL;
+  if (a.username || a.password || a.identity_token)
+    *secret = json_pack ("{s:s?,s:s?,s:s?}", "username", a.username, "password", a.password, "identitytoken",
+                         a.identity_token);
+  dist_auth_free (&a);
+  return 0;
+}
+
 /* FROM's base image: the local one, pulled first when it is missing (or
  * with --pull, once per name and build, as dockerd's classic builder). */
 static int base_image (struct build *b, const char *name, struct image_info **info, berth_err *err)
@@ -452,9 +477,12 @@ static int base_image (struct build *b, const char *name, struct image_info **in
         return r;
       berth_error_free (err);
     }
+  cleanup_json json_t *secret = NULL;
+  if ((r = pull_secret (b, name, &secret, err)) < 0)
+    return r;
   /* The registry client's error as it is ("manifest for X not found:
    * ..."), as dockerd reports it. */
-  r = berthd_image_pull (b->d, name, NULL, pull_progress, b, err);
+  r = berthd_image_pull (b->d, name, secret, pull_progress, b, err);
   if (r < 0)
     return r;
   char **grown = realloc (b->pulled, (b->npulled + 2) * sizeof *grown);

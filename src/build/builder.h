@@ -37,6 +37,9 @@ struct build_request
   /* --pull: FROM pulls the base image even when it is local (a missing
    * one is always pulled). */
   bool pull;
+  /* X-Registry-Config as the client sent it (NULL: none): FROM's pulls
+   * take the credentials of the image's registry from it. */
+  const char *registry_config;
   /* Output: EMIT gets each JSON message ({"stream": ...}, {"aux": ...});
    * it returns -EPIPE once the client has gone (the build stops). */
   int (*emit) (void *opaque, json_t *msg);

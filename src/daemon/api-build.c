@@ -7,6 +7,7 @@
  * step containers, extrahosts, squash...) are accepted and ignored, as
  * dockerd ignores what it does not know. */
 #include "build/builder.h"
+#include "image/distribution.h"
 #include "daemon/daemon.h"
 #include "image/image.h"
 #include "common/cleanup.h"
@@ -30,6 +31,7 @@ struct build_job
   json_t *labels;
   char *target;
   char *network_mode;
+  char *registry_config; /* X-Registry-Config as sent, or NULL */
   bool no_cache, quiet, force_rm, pull;
   struct stream_out *out;
 };
@@ -48,6 +50,7 @@ static void job_free (void *p)
   json_decref (j->labels);
   free (j->target);
   free (j->network_mode);
+  free (j->registry_config);
   free (j);
 }
 
@@ -98,6 +101,7 @@ static void run_build (struct stream_out *out, void *ctx)
     .force_rm = j->force_rm,
     .network_mode = j->network_mode,
     .pull = j->pull,
+    .registry_config = j->registry_config,
     .emit = emit,
     .opaque = j,
     .exit_code = &code,
@@ -153,6 +157,21 @@ static int check_tags (char **tags, berth_err *err)
   return 0;
 }
 
+/* X-Registry-Config: kept for FROM's pulls, checked here so that a
+ * malformed one fails the request before the context is read. */
+static int registry_config (struct request *req, struct build_job *j, berth_err *err)
+{
+  const char *h = request_header (req, "X-Registry-Config");
+  if (h == NULL || *h == '\0')
+    return 0;
+  struct dist_auth none;
+  if (dist_auth_config_lookup (h, "", &none, err) < 0)
+    return -EINVAL;
+  dist_auth_free (&none);
+  j->registry_config = strdup (h);
+  return j->registry_config ? 0 : berth_fail (err, ENOMEM, "build");
+}
+
 static int job_prepare (struct request *req, struct build_job *j, berth_err *err)
 {
   struct berthd *d = req->daemon;
@@ -172,6 +191,8 @@ static int job_prepare (struct request *req, struct build_job *j, berth_err *err
   const char *net = request_query (req, "networkmode");
   j->network_mode = strdup (net && *net ? net : "default");
   int r = check_tags (j->tags, err);
+  if (r == 0)
+    r = registry_config (req, j, err);
   if (r == 0)
     r = query_object (req, "buildargs", &j->build_args, err);
   if (r == 0)

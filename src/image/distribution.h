@@ -49,6 +49,13 @@ struct dist_options
  * serveraddress, identitytoken}); an empty or "{}" header gives no
  * credentials.  Bad base64 or JSON fail with EINVAL. */
 int dist_auth_decode (const char *header, struct dist_auth *out, berth_err *err);
+/* The credentials for REGISTRY (a reference's domain: "docker.io",
+ * "localhost:5000") in an X-Registry-Config header (base64url JSON
+ * {"<server address>": {username, password, auth, identitytoken}}, what
+ * `docker build` sends for every registry it has a login for).  No header
+ * or no entry for REGISTRY gives no credentials; bad base64 or JSON fail
+ * with EINVAL. */
+int dist_auth_config_lookup (const char *header, const char *registry, struct dist_auth *out, berth_err *err);
 void dist_auth_free (struct dist_auth *a);
 
 /* What a pull stored: the image and the refs.json keys to point at it.

@@ -26,19 +26,18 @@ static char *dup_nonempty (const char *s)
   return s && *s ? strdup (s) : NULL;
 }
 
-int dist_auth_decode (const char *header, struct dist_auth *out, berth_err *err)
+/* A header holding base64url (with or without padding) JSON: the JSON
+ * (NULL and *ERR filled for bad base64 or JSON).  WHAT names the header. */
+static json_t *decode_header_json (const char *header, const char *what, berth_err *err)
 {
-  memset (out, 0, sizeof *out);
-  if (header == NULL || *header == '\0')
-    return 0;
-  /* base64url (with or without padding) -> standard base64 for OpenSSL. */
   size_t n = strlen (header);
   if (n > 64 * 1024)
-    return berth_fail (err, EINVAL, "X-Registry-Auth: too long");
+    return berth_fail (err, EINVAL, "%s: too long", what), NULL;
   cleanup_free char *b64 = malloc (n + 4);
   cleanup_free unsigned char *raw = malloc (n + 4);
   if (b64 == NULL || raw == NULL)
-    return berth_fail (err, ENOMEM, "X-Registry-Auth");
+    return berth_fail (err, ENOMEM, "%s", what), NULL;
+  /* base64url -> standard base64, padded, for OpenSSL. */
   size_t pad = 0;
   for (size_t i = 0; i < n; i++)
     b64[i] = header[i] == '-' ? '+' : header[i] == '_' ? '/' : header[i];
@@ -49,16 +48,90 @@ int dist_auth_decode (const char *header, struct dist_auth *out, berth_err *err)
     pad++;
   int len = EVP_DecodeBlock (raw, (unsigned char *) b64, (int) n);
   if (len < 0 || (size_t) len < pad)
-    return berth_fail (err, EINVAL, "X-Registry-Auth: invalid base64");
+    return berth_fail (err, EINVAL, "%s: invalid base64", what), NULL;
   len -= (int) pad;
-  cleanup_json json_t *j = berth_json_load_buffer ((char *) raw, (size_t) len, "X-Registry-Auth", err);
-  if (j == NULL)
-    return -EINVAL;
-  if (!json_is_object (j))
-    return berth_fail (err, EINVAL, "X-Registry-Auth: expected a JSON object");
+  json_t *j = berth_json_load_buffer ((char *) raw, (size_t) len, what, err);
+  if (j != NULL && !json_is_object (j))
+    {
+      json_decref (j);
+      return berth_fail (err, EINVAL, "%s: expected a JSON object", what), NULL;
+    }
+  return j;
+}
+
+/* One AuthConfig object into OUT: username and password, or "auth"
+ * (base64 "user:password", as in the CLI's config.json), and
+ * identitytoken. */
+static int auth_from_json (json_t *j, struct dist_auth *out, berth_err *err)
+{
   out->username = dup_nonempty (berth_json_str (j, "username"));
   out->password = dup_nonempty (berth_json_str (j, "password"));
   out->identity_token = dup_nonempty (berth_json_str (j, "identitytoken"));
+  const char *auth = berth_json_str (j, "auth");
+  if (out->username || auth == NULL || *auth == '\0')
+    return 0;
+  size_t n = strlen (auth);
+  cleanup_free unsigned char *raw = malloc (n + 1);
+  if (raw == NULL)
+    return berth_fail (err, ENOMEM, "registry credentials");
+  int len = EVP_DecodeBlock (raw, (const unsigned char *) auth, (int) n);
+  while (len > 0 && raw[len - 1] == '\0') /* the padding decodes to NULs */
+    len--;
+  const char *colon = len > 0 ? memchr (raw, ':', (size_t) len) : NULL;
+  if (colon == NULL)
+    return berth_fail (err, EINVAL, "registry credentials: \"auth\" is not base64 of user:password");
+  out->username = strndup ((const char *) raw, (size_t) (colon - (const char *) raw));
+  out->password = strndup (colon + 1, (size_t) (len - (colon + 1 - (const char *) raw)));
+  return out->username && out->password ? 0 : berth_fail (err, ENOMEM, "registry credentials");
+}
+
+int dist_auth_decode (const char *header, struct dist_auth *out, berth_err *err)
+{
+  memset (out, 0, sizeof *out);
+  if (header == NULL || *header == '\0')
+    return 0;
+  cleanup_json json_t *j = decode_header_json (header, "X-Registry-Auth", err);
+  if (j == NULL)
+    return -EINVAL;
+  return auth_from_json (j, out, err) < 0 ? (dist_auth_free (out), -EINVAL) : 0;
+}
+
+/* A key of X-Registry-Config ("localhost:5000", "https://host/v1/") as a
+ * bare host[:port]; Docker Hub's "index.docker.io" is "docker.io". */
+static char *config_key_host (const char *key)
+{
+  if (strncmp (key, "https://", 8) == 0)
+    key += 8;
+  else if (strncmp (key, "http://", 7) == 0)
+    key += 7;
+  char *host = strndup (key, strcspn (key, "/"));
+  if (host && (strcmp (host, "index.docker.io") == 0 || strcmp (host, "registry-1.docker.io") == 0))
+    {
+      free (host);
+      host = strdup ("docker.io");
+    }
+  return host;
+}
+
+int dist_auth_config_lookup (const char *header, const char *registry, struct dist_auth *out, berth_err *err)
+{
+  memset (out, 0, sizeof *out);
+  if (header == NULL || *header == '\0')
+    return 0;
+  cleanup_json json_t *j = decode_header_json (header, "X-Registry-Config", err);
+  if (j == NULL)
+    return -EINVAL;
+  const char *key;
+  json_t *v;
+  json_object_foreach (j, key, v)
+    {
+      cleanup_free char *host = config_key_host (key);
+      if (host == NULL)
+        return berth_fail (err, ENOMEM, "X-Registry-Config");
+      if (strcmp (host, registry) != 0 || !json_is_object (v))
+        continue;
+      return auth_from_json (v, out, err) < 0 ? (dist_auth_free (out), -EINVAL) : 0;
+    }
   return 0;
 }
 

@@ -638,6 +638,40 @@ EOF
   assert_match "$OUT" '^sha256:[0-9a-f]{64}$' "-q prints only the id"
 }
 
+# docker build sends its logins as X-Registry-Config; FROM's pull uses the
+# one for the image's registry.
+test_build_from_pulls_with_the_clients_login() {
+  local img d remote
+  img=$(img_name)
+  htpasswd -Bbc "$T/htpasswd" alice s3cret 2>/dev/null || fail "htpasswd is not installed (apache2-utils)"
+  reg_start "$T/r" --htpasswd "$T/htpasswd"; defer "reg_stop '$T/r'"
+  remote=$R_ADDR/$(img_name base):v1
+  dk login -u alice -p s3cret "$R_ADDR" >/dev/null 2>&1 || fail "docker login"
+  defer "dk logout '$R_ADDR' >/dev/null 2>&1"
+  push_base "$remote"
+  d=$(ctx <<EOF
+FROM $remote
+RUN echo built > /built
+EOF
+)
+  bld -t "$img" "$d"
+  assert_success "build FROM a registry that needs the login"
+  assert_contains "$OUT" "Status: Downloaded newer image for $remote"
+  runi "$img" cat /built
+  assert_eq "built" "$OUT"
+  # without the login the pull is refused, and no image is left
+  dk rmi "$img" "$remote" >/dev/null || fail "docker rmi"
+  dk logout "$R_ADDR" >/dev/null 2>&1 || fail "docker logout"
+  bld -t "$img" "$d"
+  [ "$RC" -ne 0 ] || fail "build FROM that registry without a login succeeded"
+  assert_match "$ERR" "[Uu]nauthorized|authentication required|no basic auth credentials|denied"
+  assert_fails dk image inspect "$remote"
+  # a malformed X-Registry-Config is refused before the context is read
+  # (berthd: 400; dockerd 20.10 answers 500)
+  api POST "/build?t=x" -H "X-Registry-Config: %%%" -H "Content-Type: application/x-tar" --data-binary @/dev/null
+  if is_berthd; then assert_eq 400 "$API_STATUS" "malformed X-Registry-Config"; else assert_match "$API_STATUS" '^[45][0-9][0-9]$'; fi
+}
+
 test_build_pull_flag_gets_a_newer_base() {
   local img d remote
   img=$(img_name)

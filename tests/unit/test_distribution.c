@@ -49,3 +49,37 @@ TEST (registry_auth_header)
   berth_error_free (&err);
 }
 
+TEST (registry_config_header)
+{
+  berth_err err = NULL;
+  struct dist_auth a;
+  /* {"https://index.docker.io/v1/":{"username":"hub","password":"hp"},"localhost:5000":{"auth":"Ym9iOnBhOjU1"},"http://r.example:8080/v2/":{"username":"carol","identitytoken":"tok"}}
+   * in base64url, without padding ("auth" is base64 of "bob:pa:55") */
+  const char *h = "eyJodHRwczovL2luZGV4LmRvY2tlci5pby92MS8iOnsidXNlcm5hbWUiOiJodWIiLCJwYXNzd29yZCI6ImhwIn0sImxvY2FsaG9zdDo1MDAwIjp7ImF1dGgiOiJZbTlpT25CaE9qVTEifSwiaHR0cDovL3IuZXhhbXBsZTo4MDgwL3YyLyI6eyJ1c2VybmFtZSI6ImNhcm9sIiwiaWRlbnRpdHl0b2tlbiI6InRvayJ9fQ";
+  CHECK (dist_auth_config_lookup (h, "docker.io", &a, &err) == 0);
+  CHECK (a.username && strcmp (a.username, "hub") == 0 && a.password && strcmp (a.password, "hp") == 0);
+  dist_auth_free (&a);
+  CHECK (dist_auth_config_lookup (h, "localhost:5000", &a, &err) == 0);
+  CHECK (a.username && strcmp (a.username, "bob") == 0);
+  CHECK (a.password && strcmp (a.password, "pa:55") == 0);
+  dist_auth_free (&a);
+  CHECK (dist_auth_config_lookup (h, "r.example:8080", &a, &err) == 0);
+  CHECK (a.username && strcmp (a.username, "carol") == 0 && a.password == NULL);
+  CHECK (a.identity_token && strcmp (a.identity_token, "tok") == 0);
+  dist_auth_free (&a);
+  /* no entry, no header: no credentials */
+  CHECK (dist_auth_config_lookup (h, "localhost:5001", &a, &err) == 0);
+  CHECK (a.username == NULL && a.password == NULL && a.identity_token == NULL);
+  CHECK (dist_auth_config_lookup (NULL, "docker.io", &a, &err) == 0 && a.username == NULL);
+  CHECK (err == NULL);
+  /* bad base64, not an object, an "auth" without a colon */
+  CHECK (dist_auth_config_lookup ("%%%", "docker.io", &a, &err) < 0 && err != NULL);
+  berth_error_free (&err);
+  CHECK (dist_auth_config_lookup ("WzFd", "docker.io", &a, &err) < 0);
+  berth_error_free (&err);
+  /* {"h":{"auth":"bm9jb2xvbg=="}}: "nocolon" */
+  CHECK (dist_auth_config_lookup ("eyJoIjp7ImF1dGgiOiJibTlqYjJ4dmJnPT0ifX0", "h", &a, &err) < 0);
+  CHECK (a.username == NULL);
+  berth_error_free (&err);
+}
+
