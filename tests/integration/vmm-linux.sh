@@ -118,6 +118,7 @@ test_guest_init_prints_markers() {
   assert_eq "BERTH-INIT-OK
 BERTH-DISK: MARKER
 BERTH-POWEROFF" "$out" "init's output with a disk"
+  # shellcheck disable=SC2016 # expanded by the inner shell
   out=$(unshare -m sh -c 'mount -t tmpfs none /dev && exec "$0" berth.init-dry-run' "$T/root/init") || fail "init exited with $?"
   assert_eq "BERTH-INIT-OK
 BERTH-DISK: none
