@@ -80,6 +80,7 @@ static int auth_from_json (json_t *j, struct dist_auth *out, berth_err *err)
   const char *colon = len > 0 ? memchr (raw, ':', (size_t) len) : NULL;
   if (colon == NULL)
     return berth_fail (err, EINVAL, "registry credentials: \"auth\" is not base64 of user:password");
+  free (out->password);
   out->username = strndup ((const char *) raw, (size_t) (colon - (const char *) raw));
   out->password = strndup (colon + 1, (size_t) (len - (colon + 1 - (const char *) raw)));
   return out->username && out->password ? 0 : berth_fail (err, ENOMEM, "registry credentials");
