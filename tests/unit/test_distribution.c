@@ -77,6 +77,10 @@ TEST (registry_config_header)
   berth_error_free (&err);
   CHECK (dist_auth_config_lookup ("WzFd", "docker.io", &a, &err) < 0);
   berth_error_free (&err);
+  /* {"p":{"password":"x","auth":"dTpw"}}: "auth" (u:p) wins over a lone password */
+  CHECK (dist_auth_config_lookup ("eyJwIjp7InBhc3N3b3JkIjoieCIsImF1dGgiOiJkVHB3In19", "p", &a, &err) == 0);
+  CHECK (a.username && strcmp (a.username, "u") == 0 && a.password && strcmp (a.password, "p") == 0);
+  dist_auth_free (&a);
   /* {"h":{"auth":"bm9jb2xvbg=="}}: "nocolon" */
   CHECK (dist_auth_config_lookup ("eyJoIjp7ImF1dGgiOiJibTlqYjJ4dmJnPT0ifX0", "h", &a, &err) < 0);
   CHECK (a.username == NULL);
