@@ -424,7 +424,11 @@ static void *serve_thread (void *arg)
       struct pollfd fds[API_HTTP_MAX_CONNS + 2];
       int idx[API_HTTP_MAX_CONNS + 2];
       nfds_t n = 0;
-      if (drain_until < 0)
+      /* fds[0] and fds[1] are the stop and listening fds until stop; the
+       * roles are fixed here, since a stop seen at k = 0 changes
+       * drain_until before fds[1] is looked at. */
+      const bool listening = drain_until < 0;
+      if (listening)
         {
           fds[n++] = (struct pollfd) { .fd = srv->stop_fd, .events = POLLIN };
           fds[n++] = (struct pollfd) { .fd = srv->listen_fd, .events = POLLIN };
@@ -450,10 +454,13 @@ static void *serve_thread (void *arg)
         {
           if (fds[k].revents == 0)
             continue;
-          if (drain_until < 0 && k == 0)
+          if (listening && k == 0)
             drain_until = now_ms () + 1000;
-          else if (drain_until < 0 && k == 1)
-            accept_one (srv);
+          else if (listening && k == 1)
+            {
+              if (drain_until < 0)
+                accept_one (srv);
+            }
           else if (srv->conns[idx[k]])
             conn_event (srv, idx[k], fds[k].revents);
         }
