@@ -53,6 +53,14 @@ static int load (struct pvh_elf *f, struct boot_image *img, berth_err *err)
   return boot_load_elf (&mem, (const uint8_t *) f, sizeof *f, img, err);
 }
 
+/* Fresh guest memory with the PVH test kernel at KERNEL_AT loaded. */
+static int load_fresh_guest (struct pvh_elf *f, struct boot_image *img, berth_err *err)
+{
+  fake_mem ();
+  make_pvh_elf (f, KERNEL_AT);
+  return load (f, img, err);
+}
+
 /* ---------------------------------------------------------------- entry */
 
 TEST (pvh_entry_from_the_note)
@@ -145,12 +153,10 @@ static const struct hvm_start_info *start_info (void)
 TEST (start_info_layout)
 {
   /* the ABI's offsets, read as raw bytes (not through the struct) */
-  fake_mem ();
   struct pvh_elf f;
   struct boot_image img;
   berth_err err = NULL;
-  make_pvh_elf (&f, KERNEL_AT);
-  CHECK (load (&f, &img, &err) == 0);
+  CHECK (load_fresh_guest (&f, &img, &err) == 0);
   CHECK (boot_write_pvh (&mem, &img, "console=ttyS0 pvh=1", 0x800000, 12345, &err) == 0);
   const uint8_t *p = ram + BOOT_PVH_START_INFO;
   CHECK (u32_at (p, 0) == 0x336ec578);         /* magic */
@@ -178,12 +184,10 @@ TEST (start_info_layout)
 
 TEST (start_info_memmap_is_the_e820_map)
 {
-  fake_mem ();
   struct pvh_elf f;
   struct boot_image img;
   berth_err err = NULL;
-  make_pvh_elf (&f, KERNEL_AT);
-  CHECK (load (&f, &img, &err) == 0);
+  CHECK (load_fresh_guest (&f, &img, &err) == 0);
   memset (ram + BOOT_PVH_MEMMAP, 0xee, 4 * sizeof (struct hvm_memmap_table_entry));
   CHECK (boot_write_pvh (&mem, &img, "", 0, 0, &err) == 0);
   struct boot_e820_entry e820[8];
@@ -212,12 +216,10 @@ TEST (start_info_memmap_is_the_e820_map)
 
 TEST (start_info_errors)
 {
-  fake_mem ();
   struct pvh_elf f;
   struct boot_image img;
   berth_err err = NULL;
-  make_pvh_elf (&f, KERNEL_AT);
-  CHECK (load (&f, &img, &err) == 0);
+  CHECK (load_fresh_guest (&f, &img, &err) == 0);
   char *longline = malloc (5000);
   CHECK (longline != NULL);
   memset (longline, 'x', 4999);
