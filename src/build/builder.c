@@ -729,12 +729,22 @@ static void build_free (struct build *b)
     dockerfile_free (b->df);
 }
 
+int build_work_dir (struct build *b, berth_err *err)
+{
+  if (b->work_dir_made)
+    return 0;
+  if (berth_mkdir_p (b->req->work_dir, 0700, err) < 0)
+    return -EIO;
+  b->work_dir_made = true;
+  return 0;
+}
+
 static int load_dockerfile (struct build *b, berth_err *err)
 {
   cleanup_free char *clean = berth_clean_relative_path (b->req->dockerfile, false);
   if (clean == NULL || strncmp (clean, "../", 3) == 0 || strcmp (clean, "..") == 0)
     return berth_fail_as (err, EINVAL, "the Dockerfile (%s) must be within the build context", b->req->dockerfile);
-  cleanup_close int root = open (b->req->context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  cleanup_close int root = openat (b->req->context_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   cleanup_free char *text = NULL;
   size_t len = 0;
   berth_err e2 = NULL;

@@ -20,8 +20,10 @@ struct berthd;
 /* One build, as POST /build asks for it. */
 struct build_request
 {
-  const char *work_dir;     /* a private, empty-ish folder for this build */
-  const char *context_dir;  /* the extracted context (inside WORK_DIR) */
+  /* A private folder for this build (step roots, downloads), created
+   * when a step first needs it (build_work_dir). */
+  const char *work_dir;
+  int context_fd;           /* the extracted context's root (O_PATH; borrowed) */
   const char *dockerfile;   /* the Dockerfile's path in the context */
   char **tags;              /* -t values, NULL-terminated (may be NULL) */
   json_t *build_args;       /* {"NAME": "value" or null} (may be NULL) */
@@ -81,6 +83,7 @@ struct build
   int step, nsteps;
   double step_start;  /* CLOCK_MONOTONIC ms, for the debug log */
   int mounts;         /* counter for step folders */
+  bool work_dir_made; /* build_work_dir ran */
   const char *dockerignore_text;
   struct dockerignore *ignore;
   char **pulled;      /* base images pulled by this build (NULL-terminated) */
@@ -156,14 +159,16 @@ void cache_put_text (struct build *b, const char *key, const char *text);
 /* Look up a step: prints " ---> Using cache" and moves the stage on; 1
  * on a hit, 0 on a miss. */
 int build_cache_hit (struct build *b, struct stage *st, const char *key, berth_err *err);
+/* Create the request's WORK_DIR (0700) if it is not there yet. */
+int build_work_dir (struct build *b, berth_err *err);
 
-/* context.c: extract the tar read from FD into DIR (created) safely.  A
- * context up to BUILD_CONTEXT_TMPFS_MAX bytes (as sent) goes into a tmpfs
- * mounted on DIR: build_context_release unmounts it (call it before
- * removing DIR; harmless when nothing is mounted). */
+/* context.c: extract the tar read from FD safely; *root_out is an
+ * O_PATH descriptor of the context's root.  A plain tar up to
+ * BUILD_CONTEXT_TMPFS_MAX bytes (as sent) goes into a detached tmpfs,
+ * freed when that descriptor (and any opened from it) is closed; others
+ * into DISK_DIR (created), which the caller removes. */
 #define BUILD_CONTEXT_TMPFS_MAX (256LL << 20)
-int build_context_extract (int fd, const char *dir, berth_err *err);
-void build_context_release (const char *dir);
+int build_context_extract (int fd, const char *disk_dir, int *root_out, berth_err *err);
 /* At berthd's start: unmount and remove what interrupted builds left. */
 void build_leftovers_remove (const char *data_root);
 

@@ -298,7 +298,7 @@ static int download (struct build *b, const char *url, char **dir_out, char **ba
     }
   if (asprintf (&dir, "%s/download-%d", b->req->work_dir, ++b->mounts) < 0 || asprintf (&path, "%s/%s", dir, base) < 0)
     return berth_fail (err, ENOMEM, "ADD");
-  if (berth_mkdir_p (dir, 0700, err) < 0)
+  if (build_work_dir (b, err) < 0 || berth_mkdir_p (dir, 0700, err) < 0)
     return -EIO;
   cleanup_close int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -563,7 +563,7 @@ static int heredoc_source (struct copy *c, const char *word, berth_err *err)
       if (asprintf (&dir, "%s/heredoc-%d", c->b->req->work_dir, ++c->b->mounts) < 0
           || asprintf (&path, "%s/%s", dir, in->heredocs[i].name) < 0)
         return berth_fail (err, ENOMEM, "COPY");
-      if (berth_mkdir_p (dir, 0755, err) < 0
+      if (build_work_dir (c->b, err) < 0 || berth_mkdir_p (dir, 0755, err) < 0
           || berth_write_file (path, in->heredocs[i].content, strlen (in->heredocs[i].content), err) < 0)
         return -EIO;
       chmod (path, 0644);
@@ -803,7 +803,7 @@ static int copy_step (struct copy *c, berth_err *err)
   cleanup_strv char **owned = words;
   if (r < 0)
     return r;
-  c->context_root = open (b->req->context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  c->context_root = openat (b->req->context_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (c->context_root < 0)
     return berth_fail_errno (err, "open the context");
   if ((r = parse_flags (c, err)) < 0)

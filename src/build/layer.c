@@ -32,6 +32,8 @@ static int init_layer (struct build *b, char **out, berth_err *err)
   cleanup_free char *dir = NULL;
   if (asprintf (&dir, "%s/init", b->req->work_dir) < 0)
     return berth_fail (err, ENOMEM, "init layer");
+  if (build_work_dir (b, err) < 0)
+    return -EIO;
   if (access (dir, F_OK) != 0)
     {
       static const char *const dirs[] = { "proc", "sys", "dev", "etc", NULL };
@@ -63,7 +65,7 @@ int step_root_mount (struct build *b, const char *image_id, bool with_init, stru
       || asprintf (&r->rootfs, "%s/rootfs", r->dir) < 0 || asprintf (&work, "%s/work", r->dir) < 0
       || asprintf (&empty, "%s/empty", r->dir) < 0)
     return berth_fail (err, ENOMEM, "step root");
-  if (berth_mkdir_p (r->upper, 0755, err) < 0 || berth_mkdir_p (work, 0700, err) < 0
+  if (build_work_dir (b, err) < 0 || berth_mkdir_p (r->upper, 0755, err) < 0 || berth_mkdir_p (work, 0700, err) < 0
       || berth_mkdir_p (r->rootfs, 0755, err) < 0 || berth_mkdir_p (empty, 0755, err) < 0)
     return -EIO;
   if (image_id)

@@ -24,7 +24,7 @@ struct build_job
 {
   struct berthd *d;
   char *work_dir;
-  char *context_dir;
+  int context_fd; /* the extracted context (build_context_extract) */
   char *dockerfile;
   char **tags;
   json_t *build_args;
@@ -39,11 +39,11 @@ struct build_job
 static void job_free (void *p)
 {
   struct build_job *j = p;
-  build_context_release (j->context_dir);
+  if (j->context_fd >= 0)
+    close (j->context_fd);
   if (j->work_dir)
     berth_rm_rf (j->work_dir);
   free (j->work_dir);
-  free (j->context_dir);
   free (j->dockerfile);
   cleanup_strvp (&j->tags);
   json_decref (j->build_args);
@@ -90,7 +90,7 @@ static void run_build (struct stream_out *out, void *ctx)
   int code = 0;
   struct build_request req = {
     .work_dir = j->work_dir,
-    .context_dir = j->context_dir,
+    .context_fd = j->context_fd,
     .dockerfile = j->dockerfile,
     .tags = j->tags,
     .build_args = j->build_args,
@@ -200,16 +200,15 @@ static int job_prepare (struct request *req, struct build_job *j, berth_err *err
   if (r < 0)
     return r;
   char id[65];
+  cleanup_free char *disk_dir = NULL;
   if (berthd_new_id (id) < 0 || asprintf (&j->work_dir, "%s/build/tmp/%.16s", d->cfg.data_root, id) < 0
-      || asprintf (&j->context_dir, "%s/context", j->work_dir) < 0)
+      || asprintf (&disk_dir, "%s/context", j->work_dir) < 0)
     return berth_fail (err, ENOMEM, "build");
-  if (berth_mkdir_p (j->work_dir, 0700, err) < 0)
-    return -EIO;
   if (req->body_too_large)
     return berth_fail_as (err, ENOSPC, "cannot store the build context (disk full?)");
   struct timespec t0, t1;
   clock_gettime (CLOCK_MONOTONIC, &t0);
-  r = build_context_extract (req->body_fd, j->context_dir, err);
+  r = build_context_extract (req->body_fd, disk_dir, &j->context_fd, err);
   clock_gettime (CLOCK_MONOTONIC, &t1);
   berth_debug ("build: context extracted in %.1f ms",
                (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
@@ -222,6 +221,7 @@ void api_build (struct request *req, struct reply *rep)
   berth_err err = NULL;
   if (j == NULL)
     return reply_error (rep, 500, "out of memory");
+  j->context_fd = -1;
   if (job_prepare (req, j, &err) < 0)
     {
       job_free (j);

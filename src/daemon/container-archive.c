@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -71,7 +73,7 @@ static int do_stat (const char *path, struct stat *st, struct archive_result *re
       int r = root < 0 ? -errno : archive_follow_in_scope (root, path, &target);
       if (r < 0)
         return child_fail (res, -r, "resolve %s: %s", path, strerror (-r));
-      snprintf (res->link_target, sizeof res->link_target, "%s", target);
+      snprintf (res->link_target, sizeof res->link_target, "%s", target ? target : "");
     }
   return 0;
 }
@@ -397,7 +399,7 @@ static int copy_upload_data (struct archive *in, struct archive *out, struct arc
 /* Docker takes uploads plain or compressed with gzip, bzip2 or xz; a
  * filter that libarchive would run as an external program is left out
  * (it would run the container's binary, as root). */
-static struct archive *upload_reader (void)
+static struct archive *upload_reader (bool plain_tar_only)
 {
   static int (*const filters[]) (struct archive *)
       = { archive_read_support_filter_gzip, archive_read_support_filter_bzip2, archive_read_support_filter_xz };
@@ -406,7 +408,7 @@ static struct archive *upload_reader (void)
     return NULL;
   archive_read_support_format_tar (in);
   archive_read_support_format_empty (in);
-  for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++)
+  for (size_t i = 0; !plain_tar_only && i < sizeof filters / sizeof filters[0]; i++)
     {
       struct archive *probe = archive_read_new ();
       bool native = probe && filters[i](probe) == ARCHIVE_OK;
@@ -461,7 +463,7 @@ static int do_put (const struct archive_job *job, struct archive_result *res)
   gid_t gid = 0;
   if (job->chown_user && resolve_owner (job->chown_user, &uid, &gid, res) < 0)
     return -1;
-  struct archive *in = upload_reader ();
+  struct archive *in = upload_reader (job->plain_tar_only);
   struct archive *out = archive_write_disk_new ();
   int r = 0;
   if (in == NULL || out == NULL)
@@ -507,31 +509,71 @@ static void close_other_fds (int *keep, size_t n)
   close_range (from, ~0U, 0);
 }
 
+/* Enter the job's root (the caller's root, cwd and umask are its own: a
+ * child, or a thread that unshared them) and do the job. */
+static void run_in_root (const struct archive_job *job, struct archive_result *res)
+{
+  umask (022);
+  int r = -1;
+  if (fchdir (job->root_fd) < 0 || chroot (".") < 0 || chdir ("/") < 0)
+    child_fail (res, errno, "enter the container's root: %s", strerror (errno));
+  else
+    {
+      struct stat st;
+      switch (job->op)
+        {
+        case ARCHIVE_OP_STAT: r = do_stat (job->path, &st, res); break;
+        case ARCHIVE_OP_GET: r = do_get (job, res); break;
+        case ARCHIVE_OP_PUT: r = do_put (job, res); break;
+        case ARCHIVE_OP_EXPORT: r = do_export (job, res); break;
+        }
+    }
+  res->ok = r == 0;
+}
+
 static void __attribute__ ((noreturn)) child_main (const struct archive_job *job, int sock)
 {
   struct archive_result res;
   memset (&res, 0, sizeof res);
   int keep[3] = { sock, job->root_fd, job->data_fd };
   close_other_fds (keep, 3);
-  umask (022);
-  int r = -1;
-  if (fchdir (job->root_fd) < 0 || chroot (".") < 0 || chdir ("/") < 0)
-    child_fail (&res, errno, "enter the container's root: %s", strerror (errno));
-  else
-    {
-      close (job->root_fd);
-      struct stat st;
-      switch (job->op)
-        {
-        case ARCHIVE_OP_STAT: r = do_stat (job->path, &st, &res); break;
-        case ARCHIVE_OP_GET: r = do_get (job, &res); break;
-        case ARCHIVE_OP_PUT: r = do_put (job, &res); break;
-        case ARCHIVE_OP_EXPORT: r = do_export (job, &res); break;
-        }
-    }
-  res.ok = r == 0;
+  run_in_root (job, &res);
   (void) berth_write_all (sock, &res, sizeof res);
   _exit (res.ok ? 0 : 1);
+}
+
+struct thread_job
+{
+  const struct archive_job *job;
+  struct archive_result *res;
+};
+
+static void *thread_main (void *p)
+{
+  struct thread_job *t = p;
+  /* The root, cwd and umask become this thread's own: chroot() here
+   * leaves berthd's other threads where they are. */
+  if (unshare (CLONE_FS) < 0)
+    child_fail (t->res, errno, "unshare the file system context: %s", strerror (errno));
+  else
+    run_in_root (t->job, t->res);
+  return NULL;
+}
+
+/* The thread's chroot ends with it, so it is never reused: a fresh
+ * thread per job. */
+int archive_run_thread (const struct archive_job *job, struct archive_result *res, berth_err *err)
+{
+  memset (res, 0, sizeof *res);
+  struct thread_job t = { .job = job, .res = res };
+  pthread_t th;
+  int r = pthread_create (&th, NULL, thread_main, &t);
+  if (r != 0)
+    return berth_fail (err, r, "start the archive thread");
+  pthread_join (th, NULL);
+  res->msg[sizeof res->msg - 1] = '\0';
+  res->link_target[sizeof res->link_target - 1] = '\0';
+  return 0;
 }
 
 int archive_run (const struct archive_job *job, struct archive_result *res, berth_err *err)
@@ -569,17 +611,31 @@ int archive_run (const struct archive_job *job, struct archive_result *res, bert
   return 0;
 }
 
-int archive_put_root (int root_fd, int data_fd, const char *chown_user, const char *what, int errnum,
-                      berth_err *err)
+static int put_root (const struct archive_job *job,
+                     int (*run) (const struct archive_job *, struct archive_result *, berth_err *), const char *what,
+                     int errnum, berth_err *err)
 {
-  struct archive_job job = { .op = ARCHIVE_OP_PUT, .root_fd = root_fd, .path = "/", .data_fd = data_fd,
-                             .chown_user = chown_user };
   struct archive_result res;
   memset (&res, 0, sizeof res);
-  int r = archive_run (&job, &res, err);
+  int r = run (job, &res, err);
   if (r < 0 || res.ok)
     return r;
   if (errnum == 0)
     errnum = res.errnum ? res.errnum : EIO;
   return berth_fail_as (err, errnum, "%s: %s", what, res.msg[0] ? res.msg : strerror (res.errnum));
+}
+
+int archive_put_root (int root_fd, int data_fd, const char *chown_user, const char *what, int errnum,
+                      berth_err *err)
+{
+  struct archive_job job = { .op = ARCHIVE_OP_PUT, .root_fd = root_fd, .path = "/", .data_fd = data_fd,
+                             .chown_user = chown_user };
+  return put_root (&job, archive_run, what, errnum, err);
+}
+
+int archive_put_plain_tar_thread (int root_fd, int data_fd, const char *what, int errnum, berth_err *err)
+{
+  struct archive_job job = { .op = ARCHIVE_OP_PUT, .root_fd = root_fd, .path = "/", .data_fd = data_fd,
+                             .plain_tar_only = true };
+  return put_root (&job, archive_run_thread, what, errnum, err);
 }

@@ -426,16 +426,50 @@ EOF
 test_build_context_with_dotdot_is_refused() {
   local base
   base=$(busybox_image)
-  mkimage_rawtar "$T/evil.tar" "f Dockerfile FROM $base" "f ../escape pwned"
+  mkimage_rawtar "$T/evil.tar" f Dockerfile "FROM $base" f ../escape pwned
   api POST "/build?t=$(img_name)" --data-binary "@$T/evil.tar" -H 'Content-Type: application/x-tar'
+  if is_dockerd; then
+    # dockerd 20.10 cleans the name and builds (the file lands inside the
+    # context); berth refuses the tar, as the issue asks
+    assert_not_exists "$DAEMON_DIR/escape" "written outside"
+    return
+  fi
   case "$API_STATUS" in
     200) assert_contains "$API_BODY" '"error' "a 200 stream must end with an error" ;;
     4*|5*) ;;
     *) fail "unexpected status $API_STATUS" ;;
   esac
   assert_not_contains "$API_BODY" "Successfully built" "the build must not succeed"
+  assert_contains "$API_BODY" "escape" "the error names the entry"
   assert_not_exists "$DAEMON_DIR/escape" "written outside"
   assert_not_exists "$DAEMON_DIR/data/escape" "written outside"
+  assert_daemon_answers
+}
+
+# A plain context is extracted in a chrooted thread of berthd (context.c):
+# every hostile entry must be refused or stay inside the context.
+test_build_context_hostile_links_stay_inside() {
+  local base tag entry
+  base=$(busybox_image)
+  tag=escape-$$-$RANDOM
+  for entry in "l up ../../../../../../../../tmp" "h up ../../../../../../../../tmp" "c up 1 3"; do
+    # shellcheck disable=SC2086 # the entry's fields are mkimage_rawtar's words
+    mkimage_rawtar "$T/evil.tar" f Dockerfile "FROM $base" $entry f "up/$tag" pwned
+    api POST "/build?t=$(img_name)" --data-binary "@$T/evil.tar" -H 'Content-Type: application/x-tar'
+    assert_not_contains "$API_BODY" "Successfully built" "a context with \"$entry\" must not build"
+    assert_contains "$API_BODY" "up" "the error names the entry \"$entry\""
+    assert_not_exists "/tmp/$tag" "written outside through \"$entry\""
+  done
+  # an absolute symlink is joined to the context (as Docker does): a file
+  # written through it lands inside, and COPY finds it there
+  mkimage_rawtar "$T/abs.tar" f Dockerfile "FROM $base
+COPY tmp/$tag /got
+CMD [\"cat\", \"/got\"]" l abs / d tmp f "abs/tmp/$tag" inside
+  api POST "/build?t=$(img_name abs)" --data-binary "@$T/abs.tar" -H 'Content-Type: application/x-tar'
+  assert_contains "$API_BODY" "Successfully built" "a context with an absolute symlink builds"
+  assert_not_exists "/tmp/$tag" "written outside through an absolute symlink"
+  runi "$(img_name abs)"
+  assert_eq "inside" "$OUT" "the file written through the absolute symlink"
   assert_daemon_answers
 }
 
