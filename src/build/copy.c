@@ -26,6 +26,7 @@
 #include <fnmatch.h>
 #include <linux/openat2.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -693,18 +694,23 @@ static int hash_pass (struct copy *c, char **created_by, berth_err *err)
              : 0;
 }
 
-static int tar_pass (struct copy *c, const char *tar, berth_err *err)
+/* Pass 2: the sources as a tar written to FD (closed at the end). */
+static int tar_pass (struct copy *c, int fd, berth_err *err)
 {
   struct sink *s = calloc (1, sizeof *s);
   if (s == NULL)
-    return berth_fail (err, ENOMEM, "COPY");
+    {
+      close (fd);
+      return berth_fail (err, ENOMEM, "COPY");
+    }
   s->chmod_set = c->chmod_set;
   s->chmod = c->chmod;
   s->a = archive_write_new ();
   s->e = archive_entry_new ();
   int r = 0;
+  /* No blocking into 10 KiB records: data goes out in the 64 KiB reads. */
   if (s->a == NULL || s->e == NULL || archive_write_set_format_pax_restricted (s->a) != ARCHIVE_OK
-      || archive_write_open_filename (s->a, tar) != ARCHIVE_OK)
+      || archive_write_set_bytes_per_block (s->a, 0) != ARCHIVE_OK || archive_write_open_fd (s->a, fd) != ARCHIVE_OK)
     r = berth_fail (err, EIO, "COPY: %s", s->a ? archive_error_string (s->a) : "no memory");
   if (r == 0)
     r = put_sources (s, c->src, c->nsrc, c->dst, c->dst_dir, c->add, c->b->ignore, err);
@@ -715,17 +721,72 @@ static int tar_pass (struct copy *c, const char *tar, berth_err *err)
   if (s->e)
     archive_entry_free (s->e);
   free (s);
+  close (fd);
   return r;
 }
 
-/* Extract TAR into the step's root with the chrooted extractor. */
-static int extract (struct copy *c, struct step_root *root, const char *tar, berth_err *err)
+struct tar_thread
+{
+  struct copy *c;
+  int fd;
+  int r;
+  berth_err err;
+};
+
+static void *tar_thread_main (void *p)
+{
+  struct tar_thread *t = p;
+  t->r = tar_pass (t->c, t->fd, &t->err);
+  return NULL;
+}
+
+/* Why a pipe: the tar of the sources was a file as large as the copy,
+ * written and read back once (a quarter of a large COPY's time).  A
+ * thread writes it into a pipe while the chrooted extractor (a child,
+ * which closes the pipe's write end with its other descriptors) reads
+ * it, so both halves run at once and nothing touches the disk. */
+static int copy_into_root (struct copy *c, struct step_root *root, berth_err *err)
 {
   cleanup_close int rootfd = open (root->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  cleanup_close int data = open (tar, O_RDONLY | O_CLOEXEC);
-  if (rootfd < 0 || data < 0)
-    return berth_fail_errno (err, "COPY: open");
-  return archive_put_root (rootfd, data, c->chown, c->add ? "ADD failed" : "COPY failed", 0, err);
+  if (rootfd < 0)
+    return berth_fail_errno (err, "COPY: open the step root");
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return berth_fail_errno (err, "COPY: pipe");
+  (void) fcntl (p[1], F_SETPIPE_SZ, 1 << 20);
+  const char *what = c->add ? "ADD failed" : "COPY failed";
+  struct archive_child child;
+  int r = archive_put_root_start (rootfd, p[0], c->chown, &child, err);
+  close (p[0]); /* the child's now; a writer left alone gets EPIPE (SIGPIPE is blocked) */
+  if (r < 0)
+    {
+      close (p[1]);
+      return r;
+    }
+  struct tar_thread t = { .c = c, .fd = p[1] };
+  pthread_t th;
+  int e = pthread_create (&th, NULL, tar_thread_main, &t);
+  if (e != 0)
+    {
+      close (p[1]); /* the child reads a truncated tar and fails */
+      berth_err ignored = NULL;
+      archive_put_root_finish (&child, what, 0, &ignored);
+      berth_error_free (&ignored);
+      return berth_fail (err, e, "COPY: start the tar thread");
+    }
+  berth_err put_err = NULL;
+  r = archive_put_root_finish (&child, what, 0, &put_err);
+  pthread_join (th, NULL);
+  /* A source that could not be read explains a truncated archive. */
+  if (t.r < 0)
+    {
+      berth_error_free (&put_err);
+      *err = t.err;
+      return t.r;
+    }
+  if (r < 0)
+    *err = put_err;
+  return r;
 }
 
 static int parse_flags (struct copy *c, berth_err *err)
@@ -839,22 +900,16 @@ static int copy_step (struct copy *c, berth_err *err)
     return r;
   struct step_root root;
   r = step_root_mount (b, c->st->image_id, false, &root, err);
-  cleanup_free char *tar = NULL;
   if (r == 0)
     {
       cleanup_close int rootfd = open (root.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (!c->dst_dir && c->nsrc == 1 && rootfd >= 0 && target_is_dir (rootfd, c->dst))
         c->dst_dir = true;
-      if (asprintf (&tar, "%s/copy.tar", root.dir) < 0)
-        r = berth_fail (err, ENOMEM, "COPY");
     }
   if (r == 0)
-    r = tar_pass (c, tar, err);
-  if (r == 0)
-    r = extract (c, &root, tar, err);
+    r = copy_into_root (c, &root, err);
   if (r == 0)
     {
-      unlink (tar);
       umount2 (root.rootfs, MNT_DETACH);
       root.mounted = false;
       r = step_root_layer_tar (&root, err);

@@ -576,10 +576,9 @@ int archive_run_thread (const struct archive_job *job, struct archive_result *re
   return 0;
 }
 
-int archive_run (const struct archive_job *job, struct archive_result *res, berth_err *err)
+int archive_start (const struct archive_job *job, struct archive_child *child, berth_err *err)
 {
   int sv[2];
-  memset (res, 0, sizeof *res);
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return berth_fail_errno (err, "socketpair");
   pid_t pid = fork ();
@@ -596,10 +595,18 @@ int archive_run (const struct archive_job *job, struct archive_result *res, bert
       child_main (job, sv[1]);
     }
   close (sv[1]);
-  ssize_t n = berth_read_all (sv[0], res, sizeof *res);
-  close (sv[0]);
+  child->pid = pid;
+  child->sock = sv[0];
+  return 0;
+}
+
+int archive_finish (struct archive_child *child, struct archive_result *res, berth_err *err)
+{
+  memset (res, 0, sizeof *res);
+  ssize_t n = berth_read_all (child->sock, res, sizeof *res);
+  close (child->sock);
   int status = 0;
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+  while (waitpid (child->pid, &status, 0) < 0 && errno == EINTR)
     ;
   res->msg[sizeof res->msg - 1] = '\0';
   res->link_target[sizeof res->link_target - 1] = '\0';
@@ -611,18 +618,45 @@ int archive_run (const struct archive_job *job, struct archive_result *res, bert
   return 0;
 }
 
+int archive_run (const struct archive_job *job, struct archive_result *res, berth_err *err)
+{
+  struct archive_child child;
+  memset (res, 0, sizeof *res);
+  int r = archive_start (job, &child, err);
+  return r < 0 ? r : archive_finish (&child, res, err);
+}
+
+/* The outcome of a PUT that ran (R: 0) or could not (R: -errno). */
+static int put_result (int r, const struct archive_result *res, const char *what, int errnum, berth_err *err)
+{
+  if (r < 0 || res->ok)
+    return r;
+  if (errnum == 0)
+    errnum = res->errnum ? res->errnum : EIO;
+  return berth_fail_as (err, errnum, "%s: %s", what, res->msg[0] ? res->msg : strerror (res->errnum));
+}
+
 static int put_root (const struct archive_job *job,
                      int (*run) (const struct archive_job *, struct archive_result *, berth_err *), const char *what,
                      int errnum, berth_err *err)
 {
   struct archive_result res;
   memset (&res, 0, sizeof res);
-  int r = run (job, &res, err);
-  if (r < 0 || res.ok)
-    return r;
-  if (errnum == 0)
-    errnum = res.errnum ? res.errnum : EIO;
-  return berth_fail_as (err, errnum, "%s: %s", what, res.msg[0] ? res.msg : strerror (res.errnum));
+  return put_result (run (job, &res, err), &res, what, errnum, err);
+}
+
+int archive_put_root_start (int root_fd, int data_fd, const char *chown_user, struct archive_child *child,
+                            berth_err *err)
+{
+  struct archive_job job = { .op = ARCHIVE_OP_PUT, .root_fd = root_fd, .path = "/", .data_fd = data_fd,
+                             .chown_user = chown_user };
+  return archive_start (&job, child, err);
+}
+
+int archive_put_root_finish (struct archive_child *child, const char *what, int errnum, berth_err *err)
+{
+  struct archive_result res;
+  return put_result (archive_finish (child, &res, err), &res, what, errnum, err);
 }
 
 int archive_put_root (int root_fd, int data_fd, const char *chown_user, const char *what, int errnum,

@@ -112,6 +112,19 @@ struct archive_result
  * -errno with *err when no child could be started. */
 int archive_run (const struct archive_job *job, struct archive_result *res, berth_err *err);
 
+/* archive_run in two halves, for a caller that feeds DATA_FD (a pipe)
+ * while the child works: start forks the child (before the caller starts
+ * the threads that feed it: a child forked while a thread holds a lock
+ * inherits the lock held), finish waits for it.  Every started child
+ * must be finished. */
+struct archive_child
+{
+  pid_t pid;
+  int sock;
+};
+int archive_start (const struct archive_job *job, struct archive_child *child, berth_err *err);
+int archive_finish (struct archive_child *child, struct archive_result *res, berth_err *err);
+
 /* Run JOB as archive_run does, but in a new thread of this process that
  * unshares its root, cwd and umask (unshare(CLONE_FS)) and chroots into
  * the root: the same confinement of every name, without the fork (about
@@ -128,6 +141,11 @@ int archive_run_thread (const struct archive_job *job, struct archive_result *re
  * errno (EIO if none) when ERRNUM is 0. */
 int archive_put_root (int root_fd, int data_fd, const char *chown_user, const char *what, int errnum,
                       berth_err *err);
+
+/* archive_put_root in two halves (archive_start, archive_finish). */
+int archive_put_root_start (int root_fd, int data_fd, const char *chown_user, struct archive_child *child,
+                            berth_err *err);
+int archive_put_root_finish (struct archive_child *child, const char *what, int errnum, berth_err *err);
 
 /* archive_put_root for an uncompressed tar, in a thread (archive_run_thread);
  * a compressed one is refused as an unrecognized archive. */
