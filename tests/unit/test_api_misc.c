@@ -779,6 +779,56 @@ TEST (archive_put_in_root)
   berth_rm_rf (root);
 }
 
+/* archive_run_thread: the same confinement as the child, and the calling
+ * thread keeps its own root and cwd. */
+static int put_tar_thread (const char *root, int data, struct archive_result *res)
+{
+  int rootfd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  struct archive_job job = { .op = ARCHIVE_OP_PUT, .root_fd = rootfd, .path = "/dest", .data_fd = data,
+                             .plain_tar_only = true };
+  int r = archive_run_thread (&job, res, NULL);
+  close (rootfd);
+  close (data);
+  return r;
+}
+
+TEST (archive_put_in_thread_stays_inside)
+{
+  if (geteuid () != 0)
+    return;
+  cleanup_free char *root = make_root ();
+  char cwd_before[4096], cwd_after[4096];
+  CHECK (getcwd (cwd_before, sizeof cwd_before) != NULL);
+  struct stat root_before, root_after;
+  CHECK (stat ("/", &root_before) == 0);
+  struct archive_result res;
+  const char *const via_link[] = { "f:toroot/pwned-berth-thread:x", "f:new/x.txt:hello", NULL };
+  CHECK (put_tar_thread (root, make_tar (via_link), &res) == 0 && res.ok);
+  cleanup_free char *inside = fmt ("%s/pwned-berth-thread", root), *x = fmt ("%s/dest/new/x.txt", root);
+  CHECK (access (inside, F_OK) == 0);
+  CHECK (access ("/pwned-berth-thread", F_OK) < 0);
+  cleanup_free char *xc = slurp (x);
+  CHECK_STR (xc, "hello");
+  /* the chroot was the thread's own */
+  CHECK (getcwd (cwd_after, sizeof cwd_after) != NULL);
+  CHECK_STR (cwd_after, cwd_before);
+  CHECK (stat ("/", &root_after) == 0 && root_after.st_ino == root_before.st_ino
+         && root_after.st_dev == root_before.st_dev);
+
+  const char *const dotdot[] = { "f:../evil:x", NULL };
+  CHECK (put_tar_thread (root, make_tar (dotdot), &res) == 0);
+  CHECK (!res.ok && res.errnum == EINVAL && strstr (res.msg, "outside"));
+
+  /* plain tar only: a gzip stream is not read */
+  int gz = temp_fd ();
+  static const unsigned char gzip_empty[] = { 0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03,
+                                              0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+  CHECK (write (gz, gzip_empty, sizeof gzip_empty) == (ssize_t) sizeof gzip_empty && lseek (gz, 0, SEEK_SET) == 0);
+  CHECK (put_tar_thread (root, gz, &res) == 0);
+  CHECK (!res.ok);
+  berth_rm_rf (root);
+}
+
 /* ------------------------------------------------------------------ */
 /* update                                                              */
 
