@@ -286,6 +286,7 @@ int berthd_open (struct berthd *d, berth_err *err)
     return berth_error_prefix (err, "networks");
   if (containers_open (d, containers, &d->containers, err) < 0)
     return berth_error_prefix (err, "containers");
+  network_sandboxes_sweep (d);
   return 0;
 }
 

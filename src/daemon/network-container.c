@@ -9,6 +9,8 @@
 #include "common/log.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <net/if.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1068,4 +1070,56 @@ bool network_container_uses_dns (struct berthd *d, struct container *c)
   bool dns = sb && sb->dns && ns->dns;
   pthread_mutex_unlock (&ns->lock);
   return dns;
+}
+
+/* ---- what an interrupted start or build step left ---- */
+
+/* In a stale sandbox: delete every link but lo.  A veth's end in here
+ * takes its host end off the bridge with it, even when a process left in
+ * the namespace keeps the namespace itself alive. */
+static int delete_sandbox_links (void *arg)
+{
+  (void) arg;
+  struct if_nameindex *links = if_nameindex ();
+  if (links == NULL)
+    return -errno;
+  for (struct if_nameindex *l = links; l->if_index != 0; l++)
+    if (strcmp (l->if_name, "lo") != 0)
+      (void) net_link_delete (l->if_name, NULL);
+  if_freenameindex (links);
+  return 0;
+}
+
+void network_sandboxes_sweep (struct berthd *d)
+{
+  struct networks *ns = d->networks;
+  cleanup_dir DIR *dir = ns ? opendir (ns->netns_dir) : NULL;
+  struct dirent *de;
+  while (dir && (de = readdir (dir)))
+    {
+      if (de->d_name[0] == '.')
+        continue;
+      /* A container's own (a running one with --network none has a
+       * sandbox but no record of it after a restart) stays. */
+      struct container *c = NULL;
+      berth_err err = NULL;
+      bool owned = container_get (d->containers, de->d_name, &c, &err) == 0 && strcmp (c->id, de->d_name) == 0;
+      berth_error_free (&err);
+      if (c)
+        container_put (d->containers, c);
+      pthread_mutex_lock (&ns->lock);
+      owned = owned || sandbox_find_locked (ns, de->d_name) != NULL;
+      pthread_mutex_unlock (&ns->lock);
+      cleanup_free char *path = owned ? NULL : sandbox_path (ns, de->d_name);
+      if (path == NULL)
+        continue;
+      berth_debug ("networks: removing the stale sandbox %.12s", de->d_name);
+      if (net_sandbox_run (path, delete_sandbox_links, NULL, &err) < 0)
+        berth_error_free (&err);
+      if (net_sandbox_destroy (path, &err) < 0)
+        {
+          berth_log (BERTH_LOG_WARNING, "networks: %s", err->msg);
+          berth_error_free (&err);
+        }
+    }
 }

@@ -102,6 +102,10 @@ void network_container_down (struct berthd *d, struct container *c);
 /* At daemon start, for a container found running: take its addresses
  * and ports again and re-add its firewall and DNS state. */
 void network_container_adopt (struct berthd *d, struct container *c);
+/* At berthd's start, after the running containers were adopted: remove
+ * the sandboxes (and their veths) that no container owns, which a start
+ * or a build's RUN step cut short by berthd's death left. */
+void network_sandboxes_sweep (struct berthd *d);
 /* After docker rename: peers resolve the running container ID by NAME
  * (without the leading "/") instead of its old name. */
 void network_container_renamed (struct berthd *d, const char *id, const char *name);

@@ -150,6 +150,39 @@ EOF
   assert_eq "" "$(dk ps -q)" "no container left running"
 }
 
+# berthd killed during a RUN step: the step's sandbox and veth are gone
+# after the restart, while a running container's stay.
+test_build_step_endpoint_gone_after_daemon_killed() {
+  is_dockerd && return 0 # (dockerd's own builder containers: not this test's subject)
+  local D img d br name i
+  D=$(mktemp -d /tmp/bd.XXXXXX)
+  chmod 0711 "$D"
+  defer "daemon_stop '$D'"
+  daemon_start -r -n "$D"
+  export DOCKER_HOST=$DAEMON2_HOST DOCKER_CONFIG=$D/cli
+  br=$(net_env "$D" BRIDGE)
+  img=$(busybox_image)
+  name=$(ct_name keep)
+  ct_run_d "$name" "$img" sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done'
+  assert_eq 1 "$(bridge_ports "$br" | wc -l)" "the container's endpoint"
+  d=$(ctx <<EOF
+FROM $img
+RUN sleep 30
+EOF
+)
+  dk build --no-cache -t "$(img_name)" "$d" >/dev/null 2>&1 &
+  for i in $(seq 1 100); do [ "$(bridge_ports "$br" | wc -l)" -ge 2 ] && break; sleep 0.1; done
+  assert_eq 2 "$(bridge_ports "$br" | wc -l)" "the RUN step's endpoint joined the bridge"
+  daemon_kill "$D" KILL
+  wait
+  assert_eq 2 "$(bridge_ports "$br" | wc -l)" "the step's endpoint outlived berthd"
+  daemon_relaunch "$D"
+  assert_eq 1 "$(bridge_ports "$br" | wc -l)" "only the container's endpoint after the restart"
+  assert_eq 1 "$(find "$D/exec/netns" -mindepth 1 | wc -l)" "only the container's sandbox after the restart"
+  cap2 dk exec "$name" ip -o -4 addr show eth0
+  assert_contains "$OUT" "inet " "the container keeps its address"
+}
+
 test_build_unknown_network_fails() {
   local base d
   base=$(busybox_image)
