@@ -95,8 +95,9 @@ int build_context_extract (int fd, const char *disk_dir, int *root_out, berth_er
   return r;
 }
 
-/* What a build killed with berthd left: mounts (context tmpfs, step
- * roots) under <data-root>/build/tmp, then the folders. */
+/* What a build killed with berthd left: mounts (step roots; the context's
+ * tmpfs is detached and died with berthd) under <data-root>/build/tmp,
+ * then the folders. */
 void build_leftovers_remove (const char *data_root)
 {
   cleanup_free char *tmp = NULL;

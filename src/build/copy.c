@@ -777,13 +777,16 @@ static int copy_into_root (struct copy *c, struct step_root *root, berth_err *er
   berth_err put_err = NULL;
   r = archive_put_root_finish (&child, what, 0, &put_err);
   pthread_join (th, NULL);
-  /* A source that could not be read explains a truncated archive. */
-  if (t.r < 0)
+  /* A source that could not be read (its errno) explains the extractor's
+   * truncated archive; a failed write (EIO, put_entry) is only the pipe
+   * the failed extractor closed, and its own error says why. */
+  if (t.r < 0 && (r == 0 || t.err == NULL || t.err->errnum != EIO))
     {
       berth_error_free (&put_err);
       *err = t.err;
       return t.r;
     }
+  berth_error_free (&t.err);
   if (r < 0)
     *err = put_err;
   return r;

@@ -121,6 +121,23 @@ EOF
   assert_eq "600 0:0" "$OUT" "COPY --chmod"
 }
 
+# The extractor fails before it reads the tar (an unknown --chown user):
+# its own error is the build's, not the tar writer's broken pipe.
+test_build_copy_chown_unknown_user_fails_clearly() {
+  local base d
+  base=$(busybox_image)
+  d=$(ctx <<EOF
+FROM $base
+COPY --chown=nosuchuser big /big
+EOF
+)
+  head -c 4194304 /dev/zero > "$d/big"
+  bld -t "$(img_name)" "$d"
+  assert_ne 0 "$RC" "the build must fail"
+  assert_contains "$ERR" "nosuchuser" "the error names the user"
+  assert_not_contains "$ERR" "pipe" "the error is not the tar writer's"
+}
+
 test_build_run_layers_record_deletions() {
   local img base d
   base=$(busybox_image); img=$(img_name)
