@@ -694,9 +694,11 @@ static int hash_pass (struct copy *c, char **created_by, berth_err *err)
              : 0;
 }
 
-/* Pass 2: the sources as a tar written to FD (closed at the end). */
-static int tar_pass (struct copy *c, int fd, berth_err *err)
+/* Pass 2: the sources as a tar written to FD (closed at the end).
+ * *READER_GONE: a write failed with EPIPE (FD is a pipe nobody reads). */
+static int tar_pass (struct copy *c, int fd, bool *reader_gone, berth_err *err)
 {
+  *reader_gone = false;
   struct sink *s = calloc (1, sizeof *s);
   if (s == NULL)
     {
@@ -716,6 +718,7 @@ static int tar_pass (struct copy *c, int fd, berth_err *err)
     r = put_sources (s, c->src, c->nsrc, c->dst, c->dst_dir, c->add, c->b->ignore, err);
   if (s->a && archive_write_close (s->a) != ARCHIVE_OK && r == 0)
     r = berth_fail (err, EIO, "COPY: %s", archive_error_string (s->a));
+  *reader_gone = s->a && archive_errno (s->a) == EPIPE;
   if (s->a)
     archive_write_free (s->a);
   if (s->e)
@@ -730,13 +733,14 @@ struct tar_thread
   struct copy *c;
   int fd;
   int r;
+  bool reader_gone;
   berth_err err;
 };
 
 static void *tar_thread_main (void *p)
 {
   struct tar_thread *t = p;
-  t->r = tar_pass (t->c, t->fd, &t->err);
+  t->r = tar_pass (t->c, t->fd, &t->reader_gone, &t->err);
   return NULL;
 }
 
@@ -777,10 +781,10 @@ static int copy_into_root (struct copy *c, struct step_root *root, berth_err *er
   berth_err put_err = NULL;
   r = archive_put_root_finish (&child, what, 0, &put_err);
   pthread_join (th, NULL);
-  /* A source that could not be read (its errno) explains the extractor's
-   * truncated archive; a failed write (EIO, put_entry) is only the pipe
-   * the failed extractor closed, and its own error says why. */
-  if (t.r < 0 && (r == 0 || t.err == NULL || t.err->errnum != EIO))
+  /* A source that could not be read explains the extractor's truncated
+   * archive; a write into the pipe that a failed extractor closed does
+   * not: the extractor's own error says why. */
+  if (t.r < 0 && !(r < 0 && t.reader_gone))
     {
       berth_error_free (&put_err);
       *err = t.err;

@@ -708,18 +708,26 @@ static int make_tar (const char *const *entries)
   return fd;
 }
 
+/* Run JOB (a PUT of DATA, closed after) into ROOT with RUN. */
+static int run_put (const char *root, struct archive_job job, int data,
+                    int (*run) (const struct archive_job *, struct archive_result *, berth_err *),
+                    struct archive_result *res)
+{
+  job.op = ARCHIVE_OP_PUT;
+  job.root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  job.data_fd = data;
+  int r = run (&job, res, NULL);
+  close (job.root_fd);
+  close (data);
+  return r;
+}
+
 static int put_tar (const char *root, const char *path, const char *const *entries, bool no_overwrite,
                     const char *chown_user, struct archive_result *res)
 {
-  int data = make_tar (entries);
-  int rootfd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   cleanup_free char *abs = archive_abs_path (path);
-  struct archive_job job = { .op = ARCHIVE_OP_PUT, .root_fd = rootfd, .path = abs, .data_fd = data,
-                             .no_overwrite_dir_non_dir = no_overwrite, .chown_user = chown_user };
-  int r = archive_run (&job, res, NULL);
-  close (rootfd);
-  close (data);
-  return r;
+  struct archive_job job = { .path = abs, .no_overwrite_dir_non_dir = no_overwrite, .chown_user = chown_user };
+  return run_put (root, job, make_tar (entries), archive_run, res);
 }
 
 TEST (archive_put_in_root)
@@ -783,13 +791,8 @@ TEST (archive_put_in_root)
  * thread keeps its own root and cwd. */
 static int put_tar_thread (const char *root, int data, struct archive_result *res)
 {
-  int rootfd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  struct archive_job job = { .op = ARCHIVE_OP_PUT, .root_fd = rootfd, .path = "/dest", .data_fd = data,
-                             .plain_tar_only = true };
-  int r = archive_run_thread (&job, res, NULL);
-  close (rootfd);
-  close (data);
-  return r;
+  struct archive_job job = { .path = "/dest", .plain_tar_only = true };
+  return run_put (root, job, data, archive_run_thread, res);
 }
 
 TEST (archive_put_in_thread_stays_inside)
